@@ -1,0 +1,76 @@
+# selector-guard: build, test and publish a Kubewarden policy.
+SHELL := /bin/bash
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip1
+WASM_OUT := target/$(WASM_TARGET)/release/selector_guard.wasm
+
+.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests
+
+all: policy.wasm
+
+# rust-toolchain.toml names the toolchain and the wasm target; rustup installs both.
+toolchain:
+	@rustup toolchain install >/dev/null 2>&1 || rustup toolchain install
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+policy.wasm: toolchain $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	$(CARGO) build --target $(WASM_TARGET) --release --locked --package selector-guard
+	cp $(WASM_OUT) policy.wasm
+
+fmt:
+	$(CARGO) fmt --all
+
+lint: toolchain
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+# The wasm end-to-end suite (tests/e2e.rs, xtask/tests/run_cli.rs) loads
+# policy.wasm, so it is built first.
+unit-tests: policy.wasm
+	$(CARGO) test --locked --workspace
+
+test: lint check-version policy.wasm unit-tests
+
+# The seed's DaemonSet, a correct DaemonSet and the YAML-1.1 Service through
+# `cargo xtask run` (kwctl's flags); --human prints the verdict readably.
+RUN_REQUESTS := test_data/requests/daemonset-from-deployment.json \
+	test_data/requests/daemonset-valid.json \
+	test_data/requests/service-yaml11.json
+
+run: policy.wasm
+	@for request in $(RUN_REQUESTS); do \
+		$(CARGO) xtask run --human --request-path $$request policy.wasm || exit 1; \
+		echo; \
+	done
+
+# Regenerate test_data/requests/ from test_data/manifests/ (tests/fixtures.rs
+# fails when a committed request is stale).
+fixtures:
+	$(CARGO) xtask fixtures
+
+# Only the wasm end-to-end tests.
+e2e-tests: policy.wasm
+	$(CARGO) test --locked --package selector-guard --test e2e
+	$(CARGO) test --locked --package xtask --test run_cli
+
+# Publishing (kwctl works too: kwctl annotate / kwctl push).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+TAG ?= v$(VERSION)
+
+# policy.wasm with policy-metadata.yml (and README.md as usage) embedded, like `kwctl annotate`.
+annotated-policy.wasm: policy.wasm policy-metadata.yml $(wildcard README.md)
+	$(CARGO) xtask annotate -m policy-metadata.yml $(if $(wildcard README.md),-u README.md) -o annotated-policy.wasm policy.wasm
+
+# make push REGISTRY=ghcr.io/selector-guard/policies [TAG=v$(VERSION)] [SOURCES=sources.yaml]
+# pushes registry://$(REGISTRY)/selector-guard:$(TAG) and prints its immutable reference.
+push: annotated-policy.wasm
+	@test -n "$(REGISTRY)" || { echo "usage: make push REGISTRY=HOST[:PORT]/PATH [TAG=$(TAG)] [SOURCES=sources.yaml]" >&2; exit 2; }
+	$(CARGO) xtask push $(if $(SOURCES),--sources-path $(SOURCES)) annotated-policy.wasm registry://$(REGISTRY)/selector-guard:$(TAG)
+
+# Cargo.toml, policy-metadata.yml and artifacthub-pkg.yml must agree on the version.
+check-version:
+	$(CARGO) xtask artifacthub --check-version
+
+clean:
+	$(CARGO) clean
+	rm -f policy.wasm annotated-policy.wasm

@@ -1,0 +1,188 @@
+//! What rules return: violations, warnings and an optional mutated object.
+//! Rules never build responses; `lib.rs` turns merged findings into one.
+
+use crate::settings::Mode;
+use serde_json::Value;
+use std::fmt;
+
+/// The outcome of one or more rules on one object. Messages do not name the
+/// object: `lib.rs` prefixes them with `Kind namespace/name`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Findings {
+    /// Each is one problem: the field path, why it is wrong, and the fix.
+    pub violations: Vec<String>,
+    pub warnings: Vec<String>,
+    /// The whole object after a mutation; `None` when nothing changed.
+    pub mutated: Option<Value>,
+}
+
+impl Findings {
+    pub fn is_empty(&self) -> bool {
+        self.violations.is_empty() && self.warnings.is_empty() && self.mutated.is_none()
+    }
+
+    /// Files a finding according to a rule's mode.
+    pub fn report(&mut self, mode: Mode, message: String) {
+        match mode {
+            Mode::Reject => self.violations.push(message),
+            Mode::Warn => self.warnings.push(message),
+            Mode::Off => {}
+        }
+    }
+
+    /// Appends `other`. At most one rule per kind mutates, so a second
+    /// mutation never overwrites a first.
+    pub fn merge(&mut self, other: Findings) {
+        self.violations.extend(other.violations);
+        self.warnings.extend(other.warnings);
+        if other.mutated.is_some() {
+            self.mutated = other.mutated;
+        }
+    }
+}
+
+/// A problem with one field, worded like the API server's `field.Error`:
+/// `spec.selector: Invalid value: {}: empty selector is invalid for deployment`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub path: String,
+    pub kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErrorKind {
+    /// `Required value: <detail>`
+    Required(String),
+    /// `Forbidden: <detail>`
+    Forbidden(String),
+    /// `Invalid value: <value>: <detail>`
+    Invalid { value: String, detail: String },
+    /// The object's structure is wrong (an array where a map belongs). Such
+    /// errors reject in every mode: nothing further can be checked.
+    Malformed {
+        expected: &'static str,
+        found: &'static str,
+    },
+}
+
+impl FieldError {
+    pub fn required(path: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::Required(detail.into()),
+        }
+    }
+
+    pub fn forbidden(path: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::Forbidden(detail.into()),
+        }
+    }
+
+    pub fn invalid(
+        path: impl Into<String>,
+        value: impl fmt::Display,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::Invalid {
+                value: value.to_string(),
+                detail: detail.into(),
+            },
+        }
+    }
+
+    pub fn malformed(path: impl Into<String>, expected: &'static str, found: &Value) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::Malformed {
+                expected,
+                found: type_name(found),
+            },
+        }
+    }
+
+    pub fn is_malformed(&self) -> bool {
+        matches!(self.kind, ErrorKind::Malformed { .. })
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = &self.path;
+        match &self.kind {
+            ErrorKind::Required(detail) if detail.is_empty() => write!(f, "{path}: Required value"),
+            ErrorKind::Required(detail) => write!(f, "{path}: Required value: {detail}"),
+            ErrorKind::Forbidden(detail) => write!(f, "{path}: Forbidden: {detail}"),
+            ErrorKind::Invalid { value, detail } => {
+                write!(f, "{path}: Invalid value: {value}: {detail}")
+            }
+            ErrorKind::Malformed { expected, found } => {
+                write!(f, "{path} must be {expected}, not {found}")
+            }
+        }
+    }
+}
+
+/// The JSON type of a value, as messages name it.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Reports field errors: structural ones always reject, the rest follow `mode`.
+pub fn report_field_errors(findings: &mut Findings, mode: Mode, errors: Vec<FieldError>) {
+    for error in errors {
+        let mode = if error.is_malformed() {
+            Mode::Reject
+        } else {
+            mode
+        };
+        findings.report(mode, error.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_errors_read_like_the_api_server() {
+        assert_eq!(
+            FieldError::invalid(
+                "spec.selector",
+                "{}",
+                "empty selector is invalid for deployment"
+            )
+            .to_string(),
+            "spec.selector: Invalid value: {}: empty selector is invalid for deployment"
+        );
+        assert_eq!(
+            FieldError::required("spec.selector", "").to_string(),
+            "spec.selector: Required value"
+        );
+        assert_eq!(
+            FieldError::malformed("spec", "a map", &json!("x")).to_string(),
+            "spec must be a map, not a string"
+        );
+    }
+
+    #[test]
+    fn report_follows_mode() {
+        let mut f = Findings::default();
+        f.report(Mode::Reject, "a".into());
+        f.report(Mode::Warn, "b".into());
+        f.report(Mode::Off, "c".into());
+        assert_eq!(f.violations, vec!["a"]);
+        assert_eq!(f.warnings, vec!["b"]);
+    }
+}

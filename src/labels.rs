@@ -1,0 +1,322 @@
+//! Label syntax (apimachinery's `IsQualifiedName` and `IsValidLabelValue`)
+//! and the one answer to "what string does this JSON value become".
+
+use serde_json::Value;
+use std::borrow::Cow;
+
+const NAME_MAX: usize = 63;
+const PREFIX_MAX: usize = 253;
+const QUALIFIED_NAME: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, without a regex engine.
+fn is_qualified_name_part(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        }
+        _ => false,
+    }
+}
+
+/// RFC 1123 subdomain: dot-separated labels of `[a-z0-9]([-a-z0-9]*[a-z0-9])?`.
+fn is_dns1123_subdomain(s: &str) -> bool {
+    s.split('.').all(|label| {
+        let bytes = label.as_bytes();
+        match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) => {
+                (first.is_ascii_lowercase() || first.is_ascii_digit())
+                    && (last.is_ascii_lowercase() || last.is_ascii_digit())
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            }
+            _ => false,
+        }
+    })
+}
+
+/// Problems with a label key, in the API server's words; empty when valid.
+pub fn key_errors(key: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut parts = key.splitn(3, '/');
+    let (prefix, name) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), None, _) => (None, name),
+        (Some(prefix), Some(name), None) => (Some(prefix), name),
+        _ => {
+            errors.push(format!(
+                "a qualified name {QUALIFIED_NAME} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            ));
+            return errors;
+        }
+    };
+    if let Some(prefix) = prefix {
+        if prefix.is_empty() {
+            errors.push("prefix part must be non-empty".to_string());
+        } else {
+            if prefix.len() > PREFIX_MAX {
+                errors.push(format!(
+                    "prefix part must be no more than {PREFIX_MAX} characters"
+                ));
+            }
+            if !is_dns1123_subdomain(prefix) {
+                errors.push(format!("prefix part {SUBDOMAIN}"));
+            }
+        }
+    }
+    if name.is_empty() {
+        errors.push("name part must be non-empty".to_string());
+    } else if name.len() > NAME_MAX {
+        errors.push(format!(
+            "name part must be no more than {NAME_MAX} characters"
+        ));
+    }
+    if !is_qualified_name_part(name) {
+        errors.push(format!("name part {QUALIFIED_NAME}"));
+    }
+    errors
+}
+
+/// Problems with a label value, in the API server's words; empty when valid.
+pub fn value_errors(value: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    if value.len() > NAME_MAX {
+        errors.push(format!("must be no more than {NAME_MAX} characters"));
+    }
+    if !value.is_empty() && !is_qualified_name_part(value) {
+        errors.push(LABEL_VALUE.to_string());
+    }
+    errors
+}
+
+/// The string a JSON value becomes where a label value belongs, as
+/// sigs.k8s.io/yaml converts YAML scalars for a string target: booleans as
+/// `true`/`false`, integers in decimal, floats by Go's
+/// `strconv.FormatFloat(f, 'g', -1, 32)`, and null as the empty string
+/// (the API server decodes a null map value so). Maps and lists have no
+/// string form: `None`.
+pub fn label_string(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Null => Some(Cow::Borrowed("")),
+        Value::Number(n) => Some(Cow::Owned(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (None, Some(u), _) => u.to_string(),
+            (None, None, Some(f)) => go_format_float32(f),
+            (None, None, None) => n.to_string(),
+        })),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest digits that
+/// round-trip as float32, in `%e` form when the exponent is < -4 or >= 6
+/// (Go uses precision 6 for that choice when digits are shortest).
+pub fn go_format_float32(f: f64) -> String {
+    // Rounding to float32 is Go's bitSize 32; out-of-range values become ±Inf.
+    let f = f as f32;
+    if f.is_nan() {
+        return "NaN".to_string();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        };
+    }
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    if f == 0.0 {
+        return format!("{sign}0");
+    }
+    // Rust's `{:e}` prints the shortest round-trip digits: `d[.ddd]e<exp>`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let nd = digits.len() as i32;
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let dot = if rest.is_empty() { "" } else { "." };
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{dot}{rest}e{exp_sign}{:02}", exp.abs());
+    }
+    let dp = exp + 1; // digits before the decimal point
+    let mut out = String::from(sign);
+    if dp <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-dp) as usize));
+        out.push_str(&digits);
+    } else if dp >= nd {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (dp - nd) as usize));
+    } else {
+        let (int, frac) = digits.split_at(dp as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+/// Plain scalars that YAML 1.1 would not read as a string, so a key spelled
+/// like this must be quoted in a fix.
+fn needs_yaml_quotes(s: &str) -> bool {
+    const SPECIAL: [&str; 25] = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null",
+    ];
+    s.is_empty()
+        || SPECIAL.contains(&s)
+        || s == "NULL"
+        || s.starts_with(|c: char| c.is_ascii_digit() || "-+.!&*#?|>'\"%@`[]{},".contains(c))
+        || s.contains(": ")
+        || s.contains(" #")
+}
+
+/// A `key: "value"` line for a fix. The value is always quoted: the unquoted
+/// form is the bug.
+pub fn quoted_entry(key: &str, value: &str) -> String {
+    let value = Value::String(value.to_string());
+    if needs_yaml_quotes(key) {
+        format!("{}: {value}", Value::String(key.to_string()))
+    } else {
+        format!("{key}: {value}")
+    }
+}
+
+/// Why a non-string scalar is where a label value belongs, and how to keep
+/// what was meant. `as_string` is [`label_string`] of `value`.
+pub fn yaml_trap(key: &str, value: &Value, as_string: &str) -> String {
+    match value {
+        Value::Bool(b) => {
+            let (spellings, alternative) = if *b {
+                ("yes, on, y or true", "yes")
+            } else {
+                ("no, off, n or false", "no")
+            };
+            format!(
+                "YAML 1.1 reads an unquoted {spellings} as the boolean {b}, so the spelling that was meant is lost; quote the value as intended, e.g. {} or {}",
+                quoted_entry(key, as_string),
+                quoted_entry(key, alternative)
+            )
+        }
+        Value::Number(_) => format!(
+            "YAML reads an unquoted number as a number, and formatting such as 0x2A, 010 or 1.10 cannot be recovered; quote the value as intended, e.g. {}",
+            quoted_entry(key, as_string)
+        ),
+        _ => format!(
+            "YAML reads an unquoted ~, null or empty value as null; quote the value as intended, e.g. {}",
+            quoted_entry(key, as_string)
+        ),
+    }
+}
+
+/// Describes a JSON value in a message: `the boolean true`, `the number 42`.
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Null => "null".to_string(),
+        Value::String(s) => format!("the string {}", Value::String(s.clone())),
+        Value::Array(_) => "a list".to_string(),
+        Value::Object(_) => "a map".to_string(),
+    }
+}
+
+/// `path[key]`, the API server's notation for a map entry.
+pub fn entry_path(map_path: &str, key: &str) -> String {
+    format!("{map_path}[{key}]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn label_string_follows_sigs_k8s_io_yaml() {
+        let cases = [
+            (json!(true), "true"),
+            (json!(false), "false"),
+            (json!(42), "42"),
+            (json!(-7), "-7"),
+            (json!(18446744073709551615u64), "18446744073709551615"),
+            (json!(1.5), "1.5"),
+            (json!(1.0), "1"),
+            (json!(0.1), "0.1"),
+            (json!(1e3), "1000"),
+            (json!(123456.0), "123456"),
+            (json!(1234567.0), "1.234567e+06"),
+            (json!(1e21), "1e+21"),
+            (json!(0.0001), "0.0001"),
+            (json!(0.00001), "1e-05"),
+            (json!(std::f64::consts::PI), "3.1415927"),
+            (json!(-2.5), "-2.5"),
+            (json!(1e300), "+Inf"),
+            (json!(null), ""),
+            (json!("x"), "x"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(label_string(&value).as_deref(), Some(expected), "{value}");
+        }
+        assert_eq!(label_string(&json!({})), None);
+        assert_eq!(label_string(&json!([])), None);
+    }
+
+    #[test]
+    fn keys() {
+        for ok in [
+            "app",
+            "app.kubernetes.io/name",
+            "a",
+            "A_b-c.d",
+            "example.com/X",
+            &"a".repeat(63),
+        ] {
+            assert!(key_errors(ok).is_empty(), "{ok}: {:?}", key_errors(ok));
+        }
+        let bad = [
+            ("", "name part must be non-empty"),
+            ("-app", "name part must consist"),
+            ("app-", "name part must consist"),
+            ("/app", "prefix part must be non-empty"),
+            ("Example.com/app", "prefix part a lowercase RFC 1123"),
+            ("a/b/c", "a qualified name must consist"),
+            ("example.com/", "name part must be non-empty"),
+        ];
+        for (key, fragment) in bad {
+            let errors = key_errors(key).join("; ");
+            assert!(errors.contains(fragment), "{key:?}: {errors}");
+        }
+        let long_name = "a".repeat(64);
+        assert!(key_errors(&long_name)[0].contains("no more than 63"));
+        let long_prefix = format!("{}/a", "a".repeat(254));
+        assert!(key_errors(&long_prefix)[0].contains("no more than 253"));
+    }
+
+    #[test]
+    fn values() {
+        for ok in ["", "a", "1.5", "true", "my_value", &"v".repeat(63)] {
+            assert!(value_errors(ok).is_empty(), "{ok}");
+        }
+        for bad in ["-1", "1e+21", "a b", "_x", &"v".repeat(64), "+Inf"] {
+            assert!(!value_errors(bad).is_empty(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quoted_entry("active", "yes"), r#"active: "yes""#);
+        assert_eq!(quoted_entry("true", "x"), r#""true": "x""#);
+        assert_eq!(quoted_entry("on", ""), r#""on": """#);
+    }
+}

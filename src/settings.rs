@@ -1,0 +1,173 @@
+//! Policy settings: camelCase, unknown keys refused, every field defaulted so
+//! that `{}` and `null` give a sensible policy.
+
+use serde::{Deserialize, Serialize};
+
+/// What a checking rule does with what it finds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Findings reject the request.
+    #[default]
+    Reject,
+    /// Findings become warnings; the request is accepted.
+    Warn,
+    /// The rule does not run.
+    Off,
+}
+
+/// What the Service selector rule does with non-string values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MutateMode {
+    /// Rewrite the values as strings, with warnings.
+    #[default]
+    Mutate,
+    /// Reject, with the quoting fix (for non-mutating registrations).
+    Reject,
+    /// Accept unchanged, with warnings.
+    Warn,
+    /// The rule does not run.
+    Off,
+}
+
+/// Workload kinds whose pod template labels are checked against the selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum WorkloadKind {
+    DaemonSet,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    ReplicationController,
+    /// Only Jobs with `spec.manualSelector: true`; others get a generated selector.
+    Job,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 6] = [
+        WorkloadKind::DaemonSet,
+        WorkloadKind::Deployment,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::ReplicationController,
+        WorkloadKind::Job,
+    ];
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Settings {
+    /// Rule 1: Deployment/StatefulSet-only fields in a DaemonSet spec.
+    pub daemon_set_fields: Mode,
+    /// Rule 1 also reads `kubectl.kubernetes.io/last-applied-configuration`.
+    pub check_last_applied_configuration: bool,
+    /// Rule 2: pod template labels must satisfy the selector.
+    pub template_labels: Mode,
+    /// Rule 2 applies to these kinds.
+    pub template_labels_kinds: Vec<WorkloadKind>,
+    /// Rule 3: non-string values in Service and ReplicationController selectors.
+    pub service_selector_values: MutateMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            daemon_set_fields: Mode::Reject,
+            check_last_applied_configuration: true,
+            template_labels: Mode::Reject,
+            template_labels_kinds: WorkloadKind::ALL.to_vec(),
+            service_selector_values: MutateMode::Mutate,
+        }
+    }
+}
+
+impl Settings {
+    /// Parses settings JSON. `null` (and an absent payload) means the defaults.
+    /// The error names the offending key, e.g. `templateLabelsKinds[1]: unknown variant ...`.
+    pub fn from_json(json: &[u8]) -> Result<Settings, String> {
+        match json.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => return Ok(Settings::default()),
+            // serde would also read a struct from a JSON list: refuse it here.
+            Some(b'[') => {
+                return Err(
+                    "settings: invalid type: sequence, expected a map of setting names to values"
+                        .to_string(),
+                );
+            }
+            Some(_) => {}
+        }
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let settings: Option<Settings> =
+            serde_path_to_error::deserialize(&mut de).map_err(|err| {
+                let path = err.path().to_string();
+                if path == "." {
+                    format!("settings: {}", err.inner())
+                } else {
+                    format!("{path}: {}", err.inner())
+                }
+            })?;
+        de.end().map_err(|err| format!("settings: {err}"))?;
+        Ok(settings.unwrap_or_default())
+    }
+
+    pub fn checks_template_labels_of(&self, kind: WorkloadKind) -> bool {
+        self.template_labels != Mode::Off && self.template_labels_kinds.contains(&kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_null_settings_are_the_defaults() {
+        for json in ["{}", "null", "", "  "] {
+            assert_eq!(
+                Settings::from_json(json.as_bytes()),
+                Ok(Settings::default()),
+                "{json:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_offending_key() {
+        let cases = [
+            (r#"{"replicas": "reject"}"#, "unknown field `replicas`"),
+            (
+                r#"{"daemonSetFields": "block"}"#,
+                "daemonSetFields: unknown variant `block`",
+            ),
+            (
+                r#"{"serviceSelectorValues": "fix"}"#,
+                "serviceSelectorValues: unknown variant `fix`",
+            ),
+            (
+                r#"{"templateLabelsKinds": ["Deployment", "Pod"]}"#,
+                "templateLabelsKinds[1]: unknown variant `Pod`",
+            ),
+            (
+                r#"{"checkLastAppliedConfiguration": "yes"}"#,
+                "checkLastAppliedConfiguration: invalid type",
+            ),
+            (r#"[]"#, "settings: invalid type: sequence"),
+        ];
+        for (json, fragment) in cases {
+            let err = Settings::from_json(json.as_bytes()).expect_err(json);
+            assert!(err.contains(fragment), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn modes_parse() {
+        let s = Settings::from_json(
+            br#"{"daemonSetFields":"warn","templateLabels":"off","serviceSelectorValues":"reject","templateLabelsKinds":["Job"],"checkLastAppliedConfiguration":false}"#,
+        )
+        .expect("valid");
+        assert_eq!(s.daemon_set_fields, Mode::Warn);
+        assert_eq!(s.template_labels, Mode::Off);
+        assert_eq!(s.service_selector_values, MutateMode::Reject);
+        assert_eq!(s.template_labels_kinds, vec![WorkloadKind::Job]);
+        assert!(!s.check_last_applied_configuration);
+    }
+}
