@@ -3,6 +3,7 @@
 
 use crate::settings::Mode;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::fmt;
 
 /// The outcome of one or more rules on one object. Messages do not name the
@@ -30,15 +31,32 @@ impl Findings {
         }
     }
 
-    /// Appends `other`. At most one rule per kind mutates, so a second
-    /// mutation never overwrites a first.
+    /// Appends `other`, skipping messages already present (two rules that
+    /// both need `spec` report a malformed one once). At most one rule per
+    /// kind mutates, so a second mutation never overwrites a first.
     pub fn merge(&mut self, other: Findings) {
-        self.violations.extend(other.violations);
-        self.warnings.extend(other.warnings);
+        append_unseen(&mut self.violations, other.violations);
+        append_unseen(&mut self.warnings, other.warnings);
         if other.mutated.is_some() {
             self.mutated = other.mutated;
         }
     }
+}
+
+/// Appends the messages of `items` that `into` does not hold yet, in linear time.
+fn append_unseen(into: &mut Vec<String>, items: Vec<String>) {
+    if into.is_empty() {
+        *into = items;
+        return;
+    }
+    let fresh: Vec<String> = {
+        let seen: HashSet<&str> = into.iter().map(String::as_str).collect();
+        items
+            .into_iter()
+            .filter(|item| !seen.contains(item.as_str()))
+            .collect()
+    };
+    into.extend(fresh);
 }
 
 /// A problem with one field, worded like the API server's `field.Error`:

@@ -154,6 +154,16 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_spec_is_reported_once_for_all_rules() {
+        let kind = Kind::Workload(WorkloadKind::DaemonSet);
+        let findings = evaluate(kind, &json!({"spec": "x"}), &Settings::default());
+        assert_eq!(
+            findings.violations,
+            vec!["spec must be a map, not a string"]
+        );
+    }
+
+    #[test]
     fn lookup_reports_the_first_non_map_step() {
         let object = json!({"spec": {"template": "x"}});
         assert_eq!(lookup(&object, &["spec", "selector"]), Ok(None));
