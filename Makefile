@@ -4,7 +4,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 WASM_OUT := target/$(WASM_TARGET)/release/selector_guard.wasm
 
-.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests
+.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz
 
 all: policy.wasm
 
@@ -53,6 +53,22 @@ e2e-tests: policy.wasm
 	$(CARGO) test --locked --package selector-guard --test e2e
 	$(CARGO) test --locked --package xtask --test run_cli
 
+# The benchmark floor: a guest that parses the payload into a serde_json::Value
+# and accepts (floor/), built with the same release profile as the policy.
+FLOOR_OUT := target/$(WASM_TARGET)/release/floor.wasm
+
+floor.wasm: toolchain $(shell find floor/src -name '*.rs') floor/Cargo.toml Cargo.toml Cargo.lock
+	$(CARGO) build --target $(WASM_TARGET) --release --locked --package selector-guard-floor
+	cp $(FLOOR_OUT) floor.wasm
+
+# Through wasm: policy.wasm and floor.wasm on the same requests, alternating
+# call by call; prints each request's policy/floor ratio against its budget,
+# then µs per KiB and peak memory for the generated scaling requests.
+# `cargo bench --bench validate` is the native counterpart (criterion).
+BENCH_ARGS ?= --num-samples 300 --warm-up-time 1
+bench: policy.wasm floor.wasm
+	$(CARGO) xtask bench --suite --baseline floor.wasm $(BENCH_ARGS) policy.wasm
+
 # Publishing (kwctl works too: kwctl annotate / kwctl push).
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 TAG ?= v$(VERSION)
@@ -73,4 +89,18 @@ check-version:
 
 clean:
 	$(CARGO) clean
-	rm -f policy.wasm annotated-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm floor.wasm
+
+# Coverage-guided fuzzing of `validate` and `validate_settings` with cargo-fuzz
+# (libFuzzer; needs the nightly toolchain). Not part of `make test`: the
+# native proptest fuzzing (tests/hostile.rs) runs there. FUZZ_TIME seconds
+# per target; the corpus and any crash land in fuzz/corpus, fuzz/artifacts.
+FUZZ_TIME ?= 180
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	fuzz/seed-corpus.sh
+	for target in validate validate_settings; do \
+		(cd fuzz && cargo +nightly fuzz run -O $$target corpus/$$target -- \
+			-max_total_time=$(FUZZ_TIME) -dict=$(CURDIR)/fuzz/$$target.dict -print_final_stats=1) || exit 1; \
+	done

@@ -1,0 +1,165 @@
+//! `cargo xtask run`: evaluate one request against a policy, like `kwctl run`.
+//!
+//! Same flags and output as kwctl: settings are validated first (invalid
+//! settings fail with `Provided settings are not valid: "<message>"`), then
+//! one AdmissionResponse JSON line is printed on stdout. The request file is
+//! a bare AdmissionRequest or an AdmissionReview. `--human` prints the
+//! verdict, message, warnings and decoded patch readably instead.
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::host::{AdmissionResponse, Policy, Replay, admission_request, settings_map};
+use crate::yaml11::{self, Schema};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Policy settings, as a JSON object.
+    #[arg(long, value_name = "JSON", conflicts_with = "settings_path")]
+    pub settings_json: Option<String>,
+    /// Policy settings, from a YAML or JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub settings_path: Option<PathBuf>,
+    /// The AdmissionRequest (or AdmissionReview) to evaluate, as JSON.
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub request_path: PathBuf,
+    /// Answer the policy's Kubernetes host calls from a session recorded by kwctl.
+    #[arg(long, value_name = "FILE")]
+    pub replay_host_capabilities_interactions: Option<PathBuf>,
+    /// Print a readable verdict instead of kwctl's AdmissionResponse JSON line.
+    #[arg(long)]
+    pub human: bool,
+    /// The policy module: a path or a `file://` URI.
+    #[arg(value_name = "POLICY.wasm")]
+    pub policy: String,
+}
+
+pub fn main(args: Args) -> Result<()> {
+    let settings = settings(&args)?;
+    let input = read_json(&args.request_path)?;
+    let request = admission_request(&input)
+        .with_context(|| format!("request file {}", args.request_path.display()))?;
+
+    let path = args.policy.strip_prefix("file://").unwrap_or(&args.policy);
+    let mut policy = Policy::load(path)?;
+    if let Some(session) = &args.replay_host_capabilities_interactions {
+        policy = policy.with_replay(Replay::load(session)?);
+    }
+    // One instance for both calls, as kwctl does.
+    let instance = policy.instantiate()?;
+    let verdict = instance.validate_settings(&settings)?;
+    if !verdict.valid {
+        bail!(
+            "Provided settings are not valid: {:?}",
+            verdict.message.unwrap_or_default()
+        );
+    }
+    let answer = instance.validate(&request, &settings)?;
+    let response = AdmissionResponse::from_validation(&request, &answer)?;
+    if args.human {
+        print!("{}", human(&args.request_path, &request, &response)?);
+    } else {
+        println!("{}", serde_json::to_string(&response)?);
+    }
+    Ok(())
+}
+
+/// The settings map (`{}` when none is given).
+fn settings(args: &Args) -> Result<Value> {
+    let settings = match (&args.settings_json, &args.settings_path) {
+        (Some(json), _) => {
+            serde_json::from_str(json).context("--settings-json is not valid JSON")?
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read settings file {}", path.display()))?;
+            let docs = yaml11::parse(&text, Schema::Core)
+                .with_context(|| format!("settings file {}", path.display()))?;
+            match docs.into_iter().next() {
+                Some(doc) => doc.value,
+                None => Value::Null,
+            }
+        }
+        (None, None) => Value::Null,
+    };
+    let settings = if settings.is_null() {
+        Value::Object(Default::default())
+    } else {
+        settings
+    };
+    settings_map(&settings)?;
+    Ok(settings)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read request file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("request file {} is not valid JSON", path.display()))
+}
+
+/// The readable form: file, verdict, message, warnings, audit annotations
+/// and the decoded patch.
+pub fn human(path: &Path, request: &Value, response: &AdmissionResponse) -> Result<String> {
+    let mut out = String::new();
+    let verdict = match (response.allowed, response.patch.is_some()) {
+        (true, true) => "ALLOWED, mutated",
+        (true, false) => "ALLOWED",
+        (false, _) => "REJECTED",
+    };
+    let code = response
+        .status
+        .as_ref()
+        .and_then(|s| s.code)
+        .map(|c| format!(" (code {c})"))
+        .unwrap_or_default();
+    let object = request.get("object").unwrap_or(&Value::Null);
+    let what = format!(
+        "{} {}/{}",
+        object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("object"),
+        request
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("-"),
+        request.get("name").and_then(Value::as_str).unwrap_or("-"),
+    );
+    writeln!(out, "== {}: {what}", path.display())?;
+    writeln!(out, "   {verdict}{code}")?;
+    if let Some(message) = response.status.as_ref().and_then(|s| s.message.as_deref()) {
+        writeln!(out, "   message: {message}")?;
+    }
+    match response.warnings.as_deref() {
+        Some(warnings) if !warnings.is_empty() => {
+            writeln!(out, "   warnings:")?;
+            for warning in warnings {
+                writeln!(out, "     - {warning}")?;
+            }
+        }
+        _ => writeln!(out, "   warnings: none")?,
+    }
+    if let Some(annotations) = response
+        .audit_annotations
+        .as_ref()
+        .filter(|a| !a.is_empty())
+    {
+        writeln!(out, "   audit annotations:")?;
+        for (key, value) in annotations {
+            writeln!(out, "     {key}: {value}")?;
+        }
+    }
+    if response.patch.is_some() {
+        let patch = serde_json::to_string_pretty(&response.patch_operations()?)?;
+        writeln!(out, "   patch (JSONPatch):")?;
+        for line in patch.lines() {
+            writeln!(out, "     {line}")?;
+        }
+    } else {
+        writeln!(out, "   patch: none")?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,236 @@
+//! `xtask run` as a process, the way users and `make run` call it: one
+//! kwctl AdmissionResponse line on stdout, `Provided settings are not
+//! valid:` for bad settings, and one clear line with a non-zero exit for a
+//! missing file, invalid JSON or a trapping module.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use xtask::yaml11::{self, Schema};
+
+fn root() -> PathBuf {
+    xtask::cmd::fixtures::workspace_root()
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .args(args)
+        .output()
+        .expect("xtask runs")
+}
+
+fn policy_wasm() -> String {
+    let wasm = root().join("policy.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run `make policy.wasm` (or `make test`) first",
+        wasm.display()
+    );
+    wasm.to_string_lossy().into_owned()
+}
+
+fn temp_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-run-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("temp file");
+    path
+}
+
+fn assert_one_line_failure(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must fail: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one clear line, no backtrace: {stderr}"
+    );
+    assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+}
+
+/// A request from the committed fixtures.
+fn a_request() -> PathBuf {
+    let requests = root().join("test_data/requests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&requests)
+        .unwrap_or_else(|e| panic!("{}: {e}", requests.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .next()
+        .expect("test_data/requests holds a request")
+}
+
+#[test]
+fn prints_one_kwctl_admission_response_line() {
+    let request = a_request();
+    let out = xtask(&[
+        "run",
+        "--request-path",
+        &request.to_string_lossy(),
+        &policy_wasm(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "one line: {stdout}");
+    let line: Value = serde_json::from_str(stdout.trim()).expect("stdout is JSON");
+    // kwctl's field order; auditAnnotations and warnings are always there.
+    let order = [
+        "uid",
+        "allowed",
+        "patchType",
+        "patch",
+        "status",
+        "auditAnnotations",
+        "warnings",
+    ];
+    let positions: Vec<usize> = order
+        .iter()
+        .filter_map(|key| stdout.find(&format!("\"{key}\":")))
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "fields out of kwctl's order: {stdout}"
+    );
+    for key in ["uid", "allowed", "auditAnnotations", "warnings"] {
+        assert!(line.get(key).is_some(), "{key} missing: {stdout}");
+    }
+    let known = line
+        .as_object()
+        .map(|o| o.keys().all(|k| order.contains(&k.as_str())));
+    assert_eq!(known, Some(true), "unexpected fields: {stdout}");
+    let sent: Value =
+        serde_json::from_str(&std::fs::read_to_string(&request).expect("reads")).expect("JSON");
+    assert_eq!(line["uid"], sent["uid"]);
+}
+
+#[test]
+fn an_admission_review_is_accepted_too() {
+    let request: Value =
+        serde_json::from_str(&std::fs::read_to_string(a_request()).expect("reads"))
+            .expect("request is JSON");
+    let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
+    let path = temp_file("review.json", &review.to_string());
+    let out = xtask(&[
+        "run",
+        "--request-path",
+        &path.to_string_lossy(),
+        &policy_wasm(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(line["uid"], request["uid"]);
+}
+
+#[test]
+fn invalid_settings_are_refused_before_evaluation() {
+    let text =
+        std::fs::read_to_string(root().join("tests/settings.yaml")).expect("tests/settings.yaml");
+    let rows = yaml11::parse(&text, Schema::Core)
+        .expect("YAML")
+        .remove(0)
+        .value;
+    let invalid = rows
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["valid"] == Value::Bool(false)))
+        .expect("tests/settings.yaml has an invalid row");
+    let settings = invalid["settings"].to_string();
+    let out = xtask(&[
+        "run",
+        "--settings-json",
+        &settings,
+        "--request-path",
+        &a_request().to_string_lossy(),
+        &policy_wasm(),
+    ]);
+    assert_one_line_failure(&out, "Provided settings are not valid:");
+}
+
+#[test]
+fn missing_files_and_bad_json_are_one_line() {
+    let wasm = policy_wasm();
+    assert_one_line_failure(
+        &xtask(&["run", "--request-path", "does/not/exist.json", &wasm]),
+        "does/not/exist.json",
+    );
+    let bad = temp_file("bad.json", "{ not json");
+    assert_one_line_failure(
+        &xtask(&["run", "--request-path", &bad.to_string_lossy(), &wasm]),
+        "not valid JSON",
+    );
+    let request = a_request();
+    assert_one_line_failure(
+        &xtask(&[
+            "run",
+            "--request-path",
+            &request.to_string_lossy(),
+            "no-such-policy.wasm",
+        ]),
+        "no-such-policy.wasm",
+    );
+    assert_one_line_failure(
+        &xtask(&[
+            "run",
+            "--settings-json",
+            "{",
+            "--request-path",
+            &request.to_string_lossy(),
+            &wasm,
+        ]),
+        "--settings-json",
+    );
+}
+
+#[test]
+fn a_trapping_module_is_one_line() {
+    // Answers nothing, traps on every call (WAT is accepted as a module).
+    let wat = r#"(module (memory (export "memory") 1)
+        (func (export "__guest_call") (param i32 i32) (result i32) unreachable))"#;
+    let module = temp_file("trap.wat", wat);
+    let out = xtask(&[
+        "run",
+        "--request-path",
+        &a_request().to_string_lossy(),
+        &module.to_string_lossy(),
+    ]);
+    assert_one_line_failure(&out, "policy `validate_settings` failed: the module trapped");
+}
+
+#[test]
+fn human_output_names_the_verdict() {
+    let out = xtask(&[
+        "run",
+        "--human",
+        "--request-path",
+        &a_request().to_string_lossy(),
+        &policy_wasm(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ALLOWED") || stdout.contains("REJECTED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("patch"), "{stdout}");
+}
