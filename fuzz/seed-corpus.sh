@@ -31,4 +31,4 @@ for document in "${settings[@]}" \
   printf '%s' "$document" > "corpus/validate_settings/seed-$i"
   i=$((i + 1))
 done
-echo "seeded $(ls corpus/validate | wc -l) validate and $(ls corpus/validate_settings | wc -l) validate_settings inputs"
+echo "corpus: $(ls corpus/validate | wc -l) validate and $(ls corpus/validate_settings | wc -l) validate_settings inputs"

@@ -324,8 +324,9 @@ proptest! {
 
 /// The model's float texts are Go's: `strconv.FormatFloat(f, 'g', -1, 32)`
 /// output for these inputs, checked through `validate` (not `label_string`).
+/// The rows past the model's domain pin the exponent forms too.
 #[test]
-fn float_model_matches_go_outputs() {
+fn float_texts_match_go_outputs() {
     let cases = [
         (0.0, "0"),
         (3.0, "3"),
@@ -333,13 +334,29 @@ fn float_model_matches_go_outputs() {
         (2.375, "2.375"),
         (4095.875, "4095.875"),
         (100.5, "100.5"),
+        // Outside the model's domain.
+        (0.00001, "1e-05"),
+        (0.0001, "0.0001"),
+        (123456.0, "123456"),
+        (0.000_000_15, "1.5e-07"),
+        (0.1, "0.1"),
+        (std::f64::consts::PI, "3.1415927"),
     ];
     for (float, go) in cases {
-        let k = (float * 8.0) as u32;
-        assert_eq!(Scalar::Eighths(k).expected(), go, "model for {float}");
+        let eighths = float * 8.0;
+        if eighths.fract() == 0.0 && eighths < f64::from(4096 * 8) {
+            assert_eq!(
+                Scalar::Eighths(eighths as u32).expected(),
+                go,
+                "model for {float}"
+            );
+        }
         let object = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "f"},
                             "spec": {"selector": {"v": float}}});
         let answer = validate(&object, json!({}));
-        assert_eq!(answer["mutated_object"]["spec"]["selector"]["v"], go);
+        assert_eq!(
+            answer["mutated_object"]["spec"]["selector"]["v"], go,
+            "{answer}"
+        );
     }
 }

@@ -17,7 +17,11 @@ fuzz_target!(|payload: &[u8]| {
         Err(err) => panic!("validate returned an error: {err}"),
     };
     let second = selector_guard::validate(payload).ok();
-    assert_eq!(Some(&first), second.as_ref(), "validate is not deterministic");
+    assert_eq!(
+        Some(&first),
+        second.as_ref(),
+        "validate is not deterministic"
+    );
     let answer: Value = match serde_json::from_slice(&first) {
         Ok(answer) => answer,
         Err(err) => panic!("the answer is not JSON: {err}"),

@@ -210,7 +210,10 @@ fn a_trapping_module_is_one_line() {
         &a_request().to_string_lossy(),
         &module.to_string_lossy(),
     ]);
-    assert_one_line_failure(&out, "policy `validate_settings` failed: the module trapped");
+    assert_one_line_failure(
+        &out,
+        "policy `validate_settings` failed: the module trapped",
+    );
 }
 
 #[test]
@@ -233,4 +236,75 @@ fn human_output_names_the_verdict() {
         "{stdout}"
     );
     assert!(stdout.contains("patch"), "{stdout}");
+}
+
+/// Field by field against the real kwctl, on every request fixture, when
+/// kwctl is installed (it cannot be installed from this machine's
+/// registries, so elsewhere this skips loudly). Patches are compared by
+/// their effect: two RFC 6902 diff implementations may order operations
+/// differently.
+#[test]
+fn agrees_with_kwctl_when_installed() {
+    let kwctl = std::env::var("KWCTL").unwrap_or_else(|_| "kwctl".into());
+    if !Command::new(&kwctl)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!(
+            "SKIPPED agrees_with_kwctl_when_installed: `{kwctl}` is not on PATH (set KWCTL=/path/to/kwctl)"
+        );
+        return;
+    }
+    let wasm = policy_wasm();
+    let requests = root().join("test_data/requests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&requests)
+        .expect("test_data/requests")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut failures = Vec::new();
+    for file in &files {
+        let path = file.to_string_lossy();
+        let ours = xtask(&["run", "--request-path", &path, &wasm]);
+        let theirs = Command::new(&kwctl)
+            .args(["run", "--request-path", &path, &wasm])
+            .output()
+            .expect("kwctl runs");
+        let parse = |out: &Output| -> Value {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let line = stdout
+                .lines()
+                .rev()
+                .find(|l| l.starts_with('{'))
+                .unwrap_or("null");
+            serde_json::from_str(line).unwrap_or(Value::Null)
+        };
+        let (mut ours, mut theirs) = (parse(&ours), parse(&theirs));
+        let request: Value =
+            serde_json::from_str(&std::fs::read_to_string(file).expect("reads")).expect("JSON");
+        for response in [&mut ours, &mut theirs] {
+            if let Some(patch) = response.get_mut("patch").map(Value::take) {
+                let response_value: xtask::host::AdmissionResponse = serde_json::from_value(serde_json::json!({
+                    "uid": "", "allowed": true, "patch": patch, "auditAnnotations": null, "warnings": null
+                }))
+                .expect("response shape");
+                let mutated = response_value
+                    .mutated(&request["object"])
+                    .expect("patch applies");
+                response["patch"] = mutated.unwrap_or(Value::Null);
+            }
+        }
+        if ours != theirs {
+            failures.push(format!("- {path}\n    ours:  {ours}\n    kwctl: {theirs}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} requests differ from kwctl:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
