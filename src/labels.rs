@@ -194,27 +194,28 @@ pub fn quoted_entry(key: &str, value: &str) -> String {
 }
 
 /// Why a non-string scalar is where a label value belongs, and how to keep
-/// what was meant. `as_string` is [`label_string`] of `value`.
+/// what was meant. `as_string` is [`label_string`] of `value`. Kept short:
+/// the API server may truncate warnings over 256 characters.
 pub fn yaml_trap(key: &str, value: &Value, as_string: &str) -> String {
     match value {
         Value::Bool(b) => {
             let (spellings, alternative) = if *b {
-                ("yes, on, y or true", "yes")
+                ("yes, on and y", "yes")
             } else {
-                ("no, off, n or false", "no")
+                ("no, off and n", "no")
             };
             format!(
-                "YAML 1.1 reads an unquoted {spellings} as the boolean {b}, so the spelling that was meant is lost; quote the value as intended, e.g. {} or {}",
-                quoted_entry(key, as_string),
-                quoted_entry(key, alternative)
+                "YAML 1.1 reads unquoted {spellings} as {b}, and only quoting keeps the spelling meant: {} or {}",
+                quoted_entry(key, alternative),
+                quoted_entry(key, as_string)
             )
         }
         Value::Number(_) => format!(
-            "YAML reads an unquoted number as a number, and formatting such as 0x2A, 010 or 1.10 cannot be recovered; quote the value as intended, e.g. {}",
+            "formatting such as 0x2A, 010 or 1.10 is lost; quote the value as meant: {}",
             quoted_entry(key, as_string)
         ),
         _ => format!(
-            "YAML reads an unquoted ~, null or empty value as null; quote the value as intended, e.g. {}",
+            "YAML reads unquoted ~, null or nothing as null; quote the value as meant: {}",
             quoted_entry(key, as_string)
         ),
     }

@@ -15,6 +15,10 @@ use serde_json::Value;
 
 const SELECTOR: &str = "spec.selector";
 
+/// At most this many per-value warnings; the rest are summed up in one, since
+/// clients may drop warnings past a few kilobytes in total.
+pub const MAX_VALUE_WARNINGS: usize = 10;
+
 pub fn check(object: &Value, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.service_selector_values;
@@ -47,7 +51,7 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
         }
         if key == "true" || key == "false" {
             findings.warnings.push(format!(
-                "{path}: the key {key:?} was probably an unquoted on, off, yes, no, y or n that YAML 1.1 read as a boolean; it is left as is because the original spelling is unknowable, so quote the key in the manifest"
+                "{path}: the key {key:?} is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest"
             ));
         }
         let Some(text) = label_string(value) else {
@@ -77,10 +81,14 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
                 .push(FieldError::invalid(&path, shown, detail.as_str()).to_string());
         }
         if converted && syntax.is_empty() {
+            conversions.push((key.as_str(), text.clone().into_owned()));
+            if conversions.len() > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
+                continue;
+            }
             let explanation = yaml_trap(key, value, &text);
             match mode {
                 MutateMode::Mutate => findings.warnings.push(format!(
-                    "{path} was {} and is now the string {}; {explanation}",
+                    "{path}: {} became the string {}; {explanation}",
                     describe(value),
                     Value::String(text.to_string())
                 )),
@@ -97,8 +105,18 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
                 }
                 MutateMode::Off => {}
             }
-            conversions.push((key.as_str(), text.into_owned()));
         }
+    }
+    if conversions.len() > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
+        let verb = if mode == MutateMode::Mutate {
+            "were made strings"
+        } else {
+            "are not strings"
+        };
+        findings.warnings.push(format!(
+            "{} more non-string values in {SELECTOR} {verb}; quote every selector value in the manifest",
+            conversions.len() - MAX_VALUE_WARNINGS
+        ));
     }
 
     if mode == MutateMode::Mutate && !conversions.is_empty() {
@@ -144,10 +162,16 @@ mod tests {
             json!({"app": "rng", "active": "true", "tier": "42", "ratio": "1.5", "gone": ""});
         assert_eq!(findings.mutated, Some(expected));
         assert_eq!(findings.warnings.len(), 4);
-        assert!(findings.warnings[0].starts_with(
-            "spec.selector[active] was the boolean true and is now the string \"true\""
-        ));
+        assert!(
+            findings.warnings[0]
+                .starts_with("spec.selector[active]: the boolean true became the string \"true\"")
+        );
         assert!(findings.warnings[0].contains(r#"active: "yes""#));
+        assert!(
+            findings.warnings.iter().all(|w| w.len() < 230),
+            "{:?}",
+            findings.warnings
+        );
     }
 
     #[test]
@@ -220,6 +244,29 @@ mod tests {
         assert!(findings.warnings[0].contains("probably an unquoted on"));
         let mutated = findings.mutated.expect("value converted");
         assert_eq!(mutated["spec"]["selector"], json!({"true": "true"}));
+    }
+
+    #[test]
+    fn many_conversions_are_summed_up() {
+        let selector: serde_json::Map<String, Value> =
+            (0..25).map(|i| (format!("k{i:02}"), json!(i))).collect();
+        let object = service(Value::Object(selector));
+        let mutate = check(&object, &Settings::default());
+        assert_eq!(mutate.warnings.len(), MAX_VALUE_WARNINGS + 1);
+        assert!(
+            mutate.warnings[MAX_VALUE_WARNINGS]
+                .starts_with("15 more non-string values in spec.selector were made strings")
+        );
+        let mutated = mutate.mutated.expect("mutated");
+        assert!(
+            mutated["spec"]["selector"]
+                .as_object()
+                .expect("map")
+                .values()
+                .all(Value::is_string)
+        );
+        let reject = check(&object, &with_mode(MutateMode::Reject));
+        assert_eq!(reject.violations.len(), 25);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub fn check(kind: WorkloadKind, workload: &Value, settings: &Settings) -> Findi
     }
     let mode = settings.template_labels;
     let spec = match lookup(workload, &["spec"]) {
+        Ok(Some(spec)) if !spec.is_object() => {
+            return malformed(FieldError::malformed("spec", "a map", spec));
+        }
         Ok(spec) => spec,
         Err(err) => return malformed(err),
     };
@@ -286,6 +289,15 @@ mod tests {
         assert_eq!(
             findings.violations,
             vec!["spec.template.metadata must be a map, not a string"]
+        );
+    }
+
+    #[test]
+    fn a_job_whose_spec_is_not_a_map_is_malformed() {
+        let findings = run(WorkloadKind::Job, json!({"spec": "manualSelector: true"}));
+        assert_eq!(
+            findings.violations,
+            vec!["spec must be a map, not a string"]
         );
     }
 
