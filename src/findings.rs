@@ -45,6 +45,9 @@ impl Findings {
 
 /// Appends the messages of `items` that `into` does not hold yet, in linear time.
 fn append_unseen(into: &mut Vec<String>, items: Vec<String>) {
+    if items.is_empty() {
+        return;
+    }
     if into.is_empty() {
         *into = items;
         return;

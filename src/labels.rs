@@ -178,19 +178,41 @@ fn needs_yaml_quotes(s: &str) -> bool {
         || SPECIAL.contains(&s)
         || s == "NULL"
         || s.starts_with(|c: char| c.is_ascii_digit() || "-+.!&*#?|>'\"%@`[]{},".contains(c))
-        || s.contains(": ")
-        || s.contains(" #")
+        || s.as_bytes().windows(2).any(|w| w == b": " || w == b" #")
+}
+
+/// `s` as a JSON string literal, the same text as `Value::String(s)`
+/// displays (`"a\"b"`).
+pub fn json_quoted(s: &str) -> String {
+    let mut quoted = String::with_capacity(s.len() + 2);
+    push_json_quoted(&mut quoted, s);
+    quoted
+}
+
+/// Appends [`json_quoted`] of `s`, without building a `Value` when nothing
+/// needs escaping: serde_json escapes only `"`, `\` and control characters.
+fn push_json_quoted(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&Value::String(s.to_string()).to_string());
+    }
 }
 
 /// A `key: "value"` line for a fix. The value is always quoted: the unquoted
 /// form is the bug.
 pub fn quoted_entry(key: &str, value: &str) -> String {
-    let value = Value::String(value.to_string());
+    let mut entry = String::with_capacity(key.len() + value.len() + 6);
     if needs_yaml_quotes(key) {
-        format!("{}: {value}", Value::String(key.to_string()))
+        push_json_quoted(&mut entry, key);
     } else {
-        format!("{key}: {value}")
+        entry.push_str(key);
     }
+    entry.push_str(": ");
+    push_json_quoted(&mut entry, value);
+    entry
 }
 
 /// Why a non-string scalar is where a label value belongs, and how to keep
@@ -227,7 +249,7 @@ pub fn describe(value: &Value) -> String {
         Value::Bool(b) => format!("the boolean {b}"),
         Value::Number(n) => format!("the number {n}"),
         Value::Null => "null".to_string(),
-        Value::String(s) => format!("the string {}", Value::String(s.clone())),
+        Value::String(s) => format!("the string {}", json_quoted(s)),
         Value::Array(_) => "a list".to_string(),
         Value::Object(_) => "a map".to_string(),
     }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use settings::Settings;
+use std::borrow::Cow;
 use wapc_guest::CallResult;
 
 #[unsafe(no_mangle)]
@@ -35,29 +36,39 @@ pub extern "C" fn wapc_init() {
 
 /// The part of `{"request": AdmissionRequest, "settings": ...}` the policy
 /// reads. Settings stay raw here and are parsed with path-aware errors.
+/// Strings are borrowed from the payload when they hold no escapes, so
+/// decoding allocates nothing but the object.
 #[derive(Deserialize)]
 struct Payload<'a> {
-    request: Request,
+    #[serde(borrow)]
+    request: Request<'a>,
     #[serde(borrow, default)]
     settings: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct Request {
-    kind: GroupVersionKind,
-    operation: String,
-    name: Option<String>,
-    namespace: Option<String>,
+struct Request<'a> {
+    #[serde(borrow)]
+    kind: GroupVersionKind<'a>,
+    #[serde(borrow)]
+    operation: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    namespace: Option<Cow<'a, str>>,
     object: Value,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct GroupVersionKind {
-    group: String,
-    version: String,
-    kind: String,
+struct GroupVersionKind<'a> {
+    #[serde(borrow)]
+    group: Cow<'a, str>,
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
 }
 
 /// Status code for rejections: the request is invalid, as the API server's
@@ -91,7 +102,7 @@ pub fn validate(payload: &[u8]) -> CallResult {
     let Some(kind) = Kind::from_gvk(group, version, kind) else {
         return respond(accept(Vec::new()));
     };
-    if !matches!(request.operation.as_str(), "CREATE" | "UPDATE") || request.object.is_null() {
+    if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") || request.object.is_null() {
         return respond(accept(Vec::new()));
     }
     let findings = rules::evaluate(kind, &request.object, &settings);
@@ -109,7 +120,13 @@ fn identity(kind: Kind, request: &Request) -> String {
     };
     let name = field("name")
         .map(str::to_string)
-        .or_else(|| request.name.clone().filter(|s| !s.is_empty()))
+        .or_else(|| {
+            request
+                .name
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
         .or_else(|| field("generateName").map(|prefix| format!("{prefix}*")))
         .unwrap_or_else(|| "(unnamed)".to_string());
     let namespace = field("namespace").or(request.namespace.as_deref().filter(|s| !s.is_empty()));
@@ -127,16 +144,40 @@ fn response_for(kind: Kind, request: &Request, findings: Findings) -> Validation
     let warnings: Vec<String> = findings
         .warnings
         .iter()
-        .map(|w| format!("{who}: {w}"))
+        .map(|w| prefixed(&who, std::iter::once(w.as_str()), ""))
         .collect();
     if !findings.violations.is_empty() {
-        let mut response = reject(format!("{who}: {}", findings.violations.join(". ")));
+        let violations = findings.violations.iter().map(String::as_str);
+        let mut response = reject(prefixed(&who, violations, ". "));
         response.warnings = (!warnings.is_empty()).then_some(warnings);
         return response;
     }
     let mut response = accept(warnings);
     response.mutated_object = findings.mutated;
     response
+}
+
+/// `who: part1<separator>part2...`, built in one allocation (the same text
+/// as `format!("{who}: {}", parts.join(separator))`).
+fn prefixed<'a>(
+    who: &str,
+    parts: impl Iterator<Item = &'a str> + Clone,
+    separator: &str,
+) -> String {
+    let len = parts
+        .clone()
+        .map(|p| p.len() + separator.len())
+        .sum::<usize>();
+    let mut text = String::with_capacity(who.len() + 2 + len);
+    text.push_str(who);
+    text.push_str(": ");
+    for (i, part) in parts.enumerate() {
+        if i > 0 {
+            text.push_str(separator);
+        }
+        text.push_str(part);
+    }
+    text
 }
 
 fn accept(warnings: Vec<String>) -> ValidationResponse {
@@ -161,9 +202,23 @@ fn reject(message: String) -> ValidationResponse {
     }
 }
 
+/// Serializes the answer into a buffer sized for its texts up front, so that
+/// a long message is not copied again each time the buffer would grow.
 fn respond(response: ValidationResponse) -> CallResult {
-    Ok(serde_json::to_vec(&response)?)
+    let texts = response.message.as_ref().map_or(0, String::len)
+        + response
+            .warnings
+            .iter()
+            .flatten()
+            .map(|w| w.len() + 3)
+            .sum::<usize>();
+    let mut answer = Vec::with_capacity(RESPONSE_FRAME + texts + texts / 8);
+    serde_json::to_writer(&mut answer, &response)?;
+    Ok(answer)
 }
+
+/// Bytes of an answer besides its texts: field names, `null`s, the code.
+const RESPONSE_FRAME: usize = 128;
 
 /// The waPC `validate_settings` entry point: refuses unknown keys, modes and
 /// kinds, naming them.

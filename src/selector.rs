@@ -257,16 +257,16 @@ fn parse_expression<'a>(
             None
         }
     };
-    let values_path = format!("{path}.values");
+    let values_path = || format!("{path}.values");
     let values = parse_values(expression, &values_path, key.unwrap_or(""), errors);
     match (operator, values.is_empty()) {
         (Some(Operator::In | Operator::NotIn), true) => errors.push(FieldError::required(
-            &values_path,
+            values_path(),
             "must be specified when `operator` is 'In' or 'NotIn'",
         )),
         (Some(Operator::Exists | Operator::DoesNotExist), false) => {
             errors.push(FieldError::forbidden(
-                &values_path,
+                values_path(),
                 "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
             ))
         }
@@ -285,7 +285,7 @@ fn parse_expression<'a>(
 
 fn parse_values<'a>(
     expression: &'a Map<String, Value>,
-    path: &str,
+    path: &impl Fn() -> String,
     key: &str,
     errors: &mut Vec<FieldError>,
 ) -> Vec<Cow<'a, str>> {
@@ -293,14 +293,14 @@ fn parse_values<'a>(
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(items)) => items,
         Some(other) => {
-            errors.push(FieldError::malformed(path, "a list of strings", other));
+            errors.push(FieldError::malformed(path(), "a list of strings", other));
             return Vec::new();
         }
     };
     let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
-        match check_value(item, key, &item_path, errors) {
+        let item_path = || format!("{}[{i}]", path());
+        match check_value(item, key, item_path, errors) {
             Some(value) => values.push(value),
             None => continue,
         }
@@ -310,19 +310,21 @@ fn parse_values<'a>(
 
 /// Converts one label value, reporting a non-string (the YAML 1.1 trap) or a
 /// value that is not valid label syntax. `None` only for maps and lists.
+/// `path` is called only to report an error: most values have none, and
+/// building every path would cost an allocation per label.
 fn check_value<'a>(
     value: &'a Value,
     key: &str,
-    path: &str,
+    path: impl Fn() -> String,
     errors: &mut Vec<FieldError>,
 ) -> Option<Cow<'a, str>> {
     let Some(text) = labels::label_string(value) else {
-        errors.push(FieldError::malformed(path, "a string", value));
+        errors.push(FieldError::malformed(path(), "a string", value));
         return None;
     };
     if !value.is_string() {
         errors.push(FieldError::invalid(
-            path,
+            path(),
             value,
             format!(
                 "label values must be strings; {}",
@@ -332,7 +334,7 @@ fn check_value<'a>(
     }
     for detail in labels::value_errors(&text) {
         errors.push(FieldError::invalid(
-            path,
+            path(),
             Value::String(text.to_string()),
             detail,
         ));
@@ -345,9 +347,8 @@ fn check_value<'a>(
 /// their converted form, so matching sees what the user most likely meant.
 pub fn parse_labels<'a>(map: Option<&'a Value>, path: &str) -> (Labels<'a>, Vec<FieldError>) {
     let mut errors = Vec::new();
-    let mut labels = Labels::new();
     let map = match map {
-        None | Some(Value::Null) => return (labels, errors),
+        None | Some(Value::Null) => return (Labels::new(), errors),
         Some(Value::Object(map)) => map,
         Some(other) => {
             errors.push(FieldError::malformed(
@@ -355,11 +356,13 @@ pub fn parse_labels<'a>(map: Option<&'a Value>, path: &str) -> (Labels<'a>, Vec<
                 "a map of label keys to string values",
                 other,
             ));
-            return (labels, errors);
+            return (Labels::new(), errors);
         }
     };
+    // Collected, then built in one go: the keys arrive sorted, so the map is
+    // filled in bulk instead of searched from its root once per label.
+    let mut entries = Vec::with_capacity(map.len());
     for (key, value) in map {
-        let entry = labels::entry_path(path, key);
         for detail in labels::key_errors(key) {
             errors.push(FieldError::invalid(
                 path,
@@ -367,11 +370,12 @@ pub fn parse_labels<'a>(map: Option<&'a Value>, path: &str) -> (Labels<'a>, Vec<
                 detail,
             ));
         }
-        if let Some(text) = check_value(value, key, &entry, &mut errors) {
-            labels.insert(key.as_str(), text);
+        let entry = || labels::entry_path(path, key);
+        if let Some(text) = check_value(value, key, entry, &mut errors) {
+            entries.push((key.as_str(), text));
         }
     }
-    (labels, errors)
+    (entries.into_iter().collect(), errors)
 }
 
 #[cfg(test)]

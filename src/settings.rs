@@ -85,6 +85,10 @@ impl Settings {
     /// Parses settings JSON. `null` (and an absent payload) means the defaults.
     /// The error names the offending key, e.g. `templateLabelsKinds[1]: unknown variant ...`.
     pub fn from_json(json: &[u8]) -> Result<Settings, String> {
+        // What kwctl and policy-server send when no settings are given.
+        if json == b"{}" {
+            return Ok(Settings::default());
+        }
         match json.iter().find(|b| !b.is_ascii_whitespace()) {
             None => return Ok(Settings::default()),
             // serde would also read a struct from a JSON list: refuse it here.

@@ -124,13 +124,15 @@ fn last_applied_spec_keys(
     daemonset: &Value,
     findings: &mut Findings,
 ) -> Option<BTreeMap<String, IgnoredAny>> {
-    let path = format!("metadata.annotations[{LAST_APPLIED}]");
+    // Named only in warnings, so built only for one.
+    let path = || format!("metadata.annotations[{LAST_APPLIED}]");
     let annotation = match lookup(daemonset, &["metadata", "annotations", LAST_APPLIED]) {
         Ok(Some(Value::String(text))) => text,
         Ok(None) => return None,
         Ok(Some(other)) => {
             findings.warnings.push(format!(
-                "{path} must be a string, not {}; it was not checked for Deployment or StatefulSet fields",
+                "{} must be a string, not {}; it was not checked for Deployment or StatefulSet fields",
+                path(),
                 crate::findings::type_name(other)
             ));
             return None;
@@ -144,7 +146,8 @@ fn last_applied_spec_keys(
         Ok(manifest) => manifest.spec,
         Err(err) => {
             findings.warnings.push(format!(
-                "{path} is not a JSON manifest ({err}); it was not checked for Deployment or StatefulSet fields"
+                "{} is not a JSON manifest ({err}); it was not checked for Deployment or StatefulSet fields",
+                path()
             ));
             None
         }

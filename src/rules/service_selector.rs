@@ -9,7 +9,7 @@
 
 use super::lookup;
 use crate::findings::{FieldError, Findings};
-use crate::labels::{self, describe, entry_path, label_string, yaml_trap};
+use crate::labels::{self, describe, entry_path, json_quoted, label_string, yaml_trap};
 use crate::settings::{Mode, MutateMode, Settings};
 use serde_json::Value;
 
@@ -43,7 +43,8 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
     // (key, new string) for every value to rewrite, in key order.
     let mut conversions: Vec<(&str, String)> = Vec::new();
     for (key, value) in selector {
-        let path = entry_path(SELECTOR, key);
+        // Built only for a message: most entries have none.
+        let path = || entry_path(SELECTOR, key);
         for detail in labels::key_errors(key) {
             findings.violations.push(
                 FieldError::invalid(SELECTOR, Value::String(key.clone()), detail).to_string(),
@@ -51,13 +52,14 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
         }
         if key == "true" || key == "false" {
             findings.warnings.push(format!(
-                "{path}: the key {key:?} is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest"
+                "{}: the key \"{key}\" is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest",
+                path()
             ));
         }
         let Some(text) = label_string(value) else {
             findings.violations.push(
                 FieldError::invalid(
-                    &path,
+                    path(),
                     value,
                     format!(
                         "a label value must be a string, not {}",
@@ -72,25 +74,26 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
         let converted = !value.is_string();
         for detail in &syntax {
             let shown = if converted {
-                format!("{value} (as a string {})", Value::String(text.to_string()))
+                format!("{value} (as a string {})", json_quoted(&text))
             } else {
                 value.to_string()
             };
             findings
                 .violations
-                .push(FieldError::invalid(&path, shown, detail.as_str()).to_string());
+                .push(FieldError::invalid(path(), shown, detail.as_str()).to_string());
         }
         if converted && syntax.is_empty() {
             conversions.push((key.as_str(), text.clone().into_owned()));
             if conversions.len() > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
                 continue;
             }
+            let path = path();
             let explanation = yaml_trap(key, value, &text);
             match mode {
                 MutateMode::Mutate => findings.warnings.push(format!(
                     "{path}: {} became the string {}; {explanation}",
                     describe(value),
-                    Value::String(text.to_string())
+                    json_quoted(&text)
                 )),
                 MutateMode::Reject | MutateMode::Warn => {
                     let message = format!(

@@ -5,7 +5,7 @@
 
 use super::lookup;
 use crate::findings::{FieldError, Findings, report_field_errors};
-use crate::labels::quoted_entry;
+use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, Operator, Requirement, Selector};
 use crate::settings::{Settings, WorkloadKind};
 use serde_json::Value;
@@ -140,7 +140,7 @@ fn explain(requirement: &Requirement<'_>, labels: &Labels<'_>) -> String {
         requirement
             .values
             .iter()
-            .map(|v| Value::String(v.to_string()).to_string())
+            .map(|v| json_quoted(v))
             .collect::<Vec<_>>()
             .join(", ")
     };
