@@ -35,8 +35,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::host::{Instance, Policy, admission_request, settings_map};
-use crate::yaml11::{self, Schema};
+use crate::host::{Instance, Policy, admission_request};
 use workload::{BenchRequest, Verdict};
 
 #[derive(clap::Args)]
@@ -530,26 +529,7 @@ pub fn peak_memory(module: &[u8], payload: &[u8]) -> Result<u64> {
 
 /// The settings map (`{}` when none is given), as `cargo xtask run` reads it.
 fn settings(args: &Args) -> Result<Value> {
-    let settings = match (&args.settings_json, &args.settings_path) {
-        (Some(json), _) => {
-            serde_json::from_str(json).context("--settings-json is not valid JSON")?
-        }
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read settings file {}", path.display()))?;
-            let docs = yaml11::parse(&text, Schema::Core)
-                .with_context(|| format!("settings file {}", path.display()))?;
-            docs.into_iter().next().map_or(Value::Null, |doc| doc.value)
-        }
-        (None, None) => Value::Null,
-    };
-    let settings = if settings.is_null() {
-        Value::Object(Default::default())
-    } else {
-        settings
-    };
-    settings_map(&settings)?;
-    Ok(settings)
+    super::run::load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
 }
 
 fn read_request(path: &Path) -> Result<Value> {

@@ -66,9 +66,10 @@ pub fn main(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The settings map (`{}` when none is given).
-fn settings(args: &Args) -> Result<Value> {
-    let settings = match (&args.settings_json, &args.settings_path) {
+/// The settings map (`{}` when none is given), from `--settings-json` or
+/// `--settings-path` (YAML or JSON). Shared with `bench`.
+pub fn load_settings(json: Option<&str>, path: Option<&Path>) -> Result<Value> {
+    let settings = match (json, path) {
         (Some(json), _) => {
             serde_json::from_str(json).context("--settings-json is not valid JSON")?
         }
@@ -77,10 +78,7 @@ fn settings(args: &Args) -> Result<Value> {
                 .with_context(|| format!("cannot read settings file {}", path.display()))?;
             let docs = yaml11::parse(&text, Schema::Core)
                 .with_context(|| format!("settings file {}", path.display()))?;
-            match docs.into_iter().next() {
-                Some(doc) => doc.value,
-                None => Value::Null,
-            }
+            docs.into_iter().next().map_or(Value::Null, |doc| doc.value)
         }
         (None, None) => Value::Null,
     };
@@ -91,6 +89,10 @@ fn settings(args: &Args) -> Result<Value> {
     };
     settings_map(&settings)?;
     Ok(settings)
+}
+
+fn settings(args: &Args) -> Result<Value> {
+    load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
 }
 
 fn read_json(path: &Path) -> Result<Value> {
