@@ -1,6 +1,7 @@
 //! What rules return: violations, warnings and an optional mutated object.
 //! Rules never build responses; `lib.rs` turns merged findings into one.
 
+use crate::object::Edits;
 use crate::settings::Mode;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -13,8 +14,8 @@ pub struct Findings {
     /// Each is one problem: the field path, why it is wrong, and the fix.
     pub violations: Vec<String>,
     pub warnings: Vec<String>,
-    /// The whole object after a mutation; `None` when nothing changed.
-    pub mutated: Option<Value>,
+    /// Edits of the object's text; `None` when nothing changes.
+    pub mutated: Option<Edits>,
 }
 
 impl Findings {

@@ -9,19 +9,23 @@
 
 pub mod findings;
 pub mod labels;
+pub mod object;
 pub mod rules;
 pub mod selector;
 pub mod settings;
 
 use findings::Findings;
-use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use object::{Key, Object, Shaped};
 use rules::Kind;
-use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use settings::Settings;
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
 use wapc_guest::CallResult;
 
 #[unsafe(no_mangle)]
@@ -36,8 +40,7 @@ pub extern "C" fn wapc_init() {
 
 /// The part of `{"request": AdmissionRequest, "settings": ...}` the policy
 /// reads. Settings stay raw here and are parsed with path-aware errors.
-/// Strings are borrowed from the payload when they hold no escapes, so
-/// decoding allocates nothing but the object.
+/// Strings are borrowed from the payload when they hold no escapes.
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(borrow)]
@@ -46,18 +49,85 @@ struct Payload<'a> {
     settings: Option<&'a RawValue>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Default)]
 struct Request<'a> {
-    #[serde(borrow)]
     kind: GroupVersionKind<'a>,
-    #[serde(borrow)]
     operation: Cow<'a, str>,
-    #[serde(borrow)]
     name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     namespace: Option<Cow<'a, str>>,
-    object: Value,
+    object: ObjectField<'a>,
+}
+
+/// `request.object`, decoded in the same pass as the payload when its kind
+/// came first (as in every AdmissionRequest the API server sends) and its
+/// rules never edit its text; otherwise kept as text and decoded once the
+/// kind is known. Only the parts its kind's rules read are built.
+#[derive(Default)]
+enum ObjectField<'a> {
+    #[default]
+    Absent,
+    Text(&'a RawValue),
+    Decoded(Object<'a>),
+}
+
+const REQUEST_FIELDS: [&str; 5] = ["kind", "operation", "name", "namespace", "object"];
+
+impl<'de: 'a, 'a> Deserialize<'de> for Request<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let request: Request<'de> = deserializer.deserialize_map(RequestVisitor)?;
+        Ok(request)
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Request<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an AdmissionRequest")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request<'de>, A::Error> {
+        let mut request = Request::default();
+        let mut seen = [false; REQUEST_FIELDS.len()];
+        while let Some(Key(key)) = map.next_key()? {
+            let Some(field) = REQUEST_FIELDS.iter().position(|f| *f == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            // As derived decoders do: a field given twice is an error, so the
+            // kind an object was decoded for is the request's kind.
+            match seen.get_mut(field) {
+                Some(seen) if !*seen => *seen = true,
+                _ => return Err(de::Error::duplicate_field(key_name(field))),
+            }
+            match field {
+                0 => request.kind = map.next_value()?,
+                1 => request.operation = map.next_value::<Key>()?.0,
+                2 => request.name = map.next_value::<Option<Key>>()?.map(|k| k.0),
+                3 => request.namespace = map.next_value::<Option<Key>>()?.map(|k| k.0),
+                _ => {
+                    let kind = &request.kind;
+                    let shape = Kind::from_gvk(&kind.group, &kind.version, &kind.kind)
+                        .map(rules::shape)
+                        .filter(|shape| !shape.captures());
+                    request.object = match shape {
+                        Some(shape) => ObjectField::Decoded(map.next_value_seed(Shaped(shape))?),
+                        None => match map.next_value::<Option<&RawValue>>()? {
+                            Some(text) => ObjectField::Text(text),
+                            None => ObjectField::Absent,
+                        },
+                    };
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
+fn key_name(field: usize) -> &'static str {
+    REQUEST_FIELDS.get(field).copied().unwrap_or("object")
 }
 
 #[derive(Deserialize, Default)]
@@ -93,7 +163,7 @@ pub fn validate(payload: &[u8]) -> CallResult {
         Some(Ok(settings)) => settings,
         Some(Err(err)) => return respond(reject(format!("invalid settings: {err}"))),
     };
-    let request = payload.request;
+    let mut request = payload.request;
     let GroupVersionKind {
         group,
         version,
@@ -102,16 +172,31 @@ pub fn validate(payload: &[u8]) -> CallResult {
     let Some(kind) = Kind::from_gvk(group, version, kind) else {
         return respond(accept(Vec::new()));
     };
-    if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") || request.object.is_null() {
+    if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") {
         return respond(accept(Vec::new()));
     }
-    let findings = rules::evaluate(kind, &request.object, &settings);
-    respond(response_for(kind, &request, findings))
+    let object = match std::mem::take(&mut request.object) {
+        ObjectField::Absent => return respond(accept(Vec::new())),
+        ObjectField::Decoded(object) if object.value.is_null() => {
+            return respond(accept(Vec::new()));
+        }
+        ObjectField::Decoded(object) => object,
+        ObjectField::Text(text) => match Object::decode(text.get(), rules::shape(kind)) {
+            Ok(object) => object,
+            Err(err) => {
+                return respond(reject(format!(
+                    "cannot decode the validation request: request.object: {err}"
+                )));
+            }
+        },
+    };
+    let findings = rules::evaluate(kind, &object, &settings);
+    respond(response_for(kind, &request, &object, findings))
 }
 
 /// `Kind namespace/name`, the prefix of every message.
-fn identity(kind: Kind, request: &Request) -> String {
-    let metadata = request.object.get("metadata");
+fn identity(kind: Kind, request: &Request, object: &Value) -> String {
+    let metadata = object.get("metadata");
     let field = |key: &str| {
         metadata
             .and_then(|m| m.get(key))
@@ -136,11 +221,11 @@ fn identity(kind: Kind, request: &Request) -> String {
     }
 }
 
-fn response_for(kind: Kind, request: &Request, findings: Findings) -> ValidationResponse {
+fn response_for(kind: Kind, request: &Request, object: &Object, findings: Findings) -> Answer {
     if findings.is_empty() {
         return accept(Vec::new());
     }
-    let who = identity(kind, request);
+    let who = identity(kind, request, &object.value);
     let warnings: Vec<String> = findings
         .warnings
         .iter()
@@ -152,8 +237,20 @@ fn response_for(kind: Kind, request: &Request, findings: Findings) -> Validation
         response.warnings = (!warnings.is_empty()).then_some(warnings);
         return response;
     }
+    let mut warnings = warnings;
+    let mutated = findings.mutated.and_then(|edits| {
+        let mutated = object.text.and_then(|text| object::edited(text, &edits));
+        if mutated.is_none() {
+            // Edits are spans of this very text, so this is a bug; the
+            // request is still answered, without the fix.
+            warnings.push(format!(
+                "{who}: internal error: the selector fix could not be applied"
+            ));
+        }
+        mutated
+    });
     let mut response = accept(warnings);
-    response.mutated_object = findings.mutated;
+    response.mutated_object = mutated;
     response
 }
 
@@ -180,8 +277,21 @@ fn prefixed<'a>(
     text
 }
 
-fn accept(warnings: Vec<String>) -> ValidationResponse {
-    ValidationResponse {
+/// The SDK's `ValidationResponse`, field for field, with the mutated object
+/// carried as JSON text: it is the request's text with edits, and building it
+/// into a `Value` only to serialize it again would cost a parse.
+#[derive(Serialize, Debug)]
+struct Answer {
+    accepted: bool,
+    message: Option<String>,
+    code: Option<u16>,
+    mutated_object: Option<Box<RawValue>>,
+    audit_annotations: Option<HashMap<String, String>>,
+    warnings: Option<Vec<String>>,
+}
+
+fn accept(warnings: Vec<String>) -> Answer {
+    Answer {
         accepted: true,
         message: None,
         code: None,
@@ -191,8 +301,8 @@ fn accept(warnings: Vec<String>) -> ValidationResponse {
     }
 }
 
-fn reject(message: String) -> ValidationResponse {
-    ValidationResponse {
+fn reject(message: String) -> Answer {
+    Answer {
         accepted: false,
         message: Some(message),
         code: Some(BAD_REQUEST),
@@ -204,14 +314,18 @@ fn reject(message: String) -> ValidationResponse {
 
 /// Serializes the answer into a buffer sized for its texts up front, so that
 /// a long message is not copied again each time the buffer would grow.
-fn respond(response: ValidationResponse) -> CallResult {
+fn respond(response: Answer) -> CallResult {
     let texts = response.message.as_ref().map_or(0, String::len)
         + response
             .warnings
             .iter()
             .flatten()
             .map(|w| w.len() + 3)
-            .sum::<usize>();
+            .sum::<usize>()
+        + response
+            .mutated_object
+            .as_ref()
+            .map_or(0, |object| object.get().len());
     let mut answer = Vec::with_capacity(RESPONSE_FRAME + texts + texts / 8);
     serde_json::to_writer(&mut answer, &response)?;
     Ok(answer)
@@ -234,4 +348,75 @@ pub fn validate_settings(payload: &[u8]) -> CallResult {
         },
     };
     Ok(serde_json::to_vec(&response)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(payload: &str) -> Value {
+        serde_json::from_slice(&validate(payload.as_bytes()).expect("answers")).expect("JSON")
+    }
+
+    const DAEMONSET: &str = r#"{"metadata": {"name": "a", "namespace": "n"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "a"}},
+                 "template": {"metadata": {"labels": {"app": "a"}}}}}"#;
+    const KIND: &str = r#"{"group": "apps", "version": "v1", "kind": "DaemonSet"}"#;
+
+    /// The object is decoded in the payload's pass when its kind comes
+    /// first, and from its text when it comes later: the answer is the same.
+    #[test]
+    fn field_order_does_not_change_the_answer() {
+        let kind_first = format!(
+            r#"{{"request": {{"kind": {KIND}, "operation": "CREATE", "object": {DAEMONSET}}}}}"#
+        );
+        let object_first = format!(
+            r#"{{"settings": {{}}, "request": {{"object": {DAEMONSET}, "operation": "CREATE", "kind": {KIND}}}}}"#
+        );
+        let first = answer(&kind_first);
+        assert_eq!(first["accepted"], false);
+        assert!(
+            first["message"].as_str().is_some_and(
+                |m| m.starts_with("DaemonSet n/a: spec.replicas is not a DaemonSet field")
+            ),
+            "{first}"
+        );
+        assert_eq!(answer(&object_first), first);
+    }
+
+    #[test]
+    fn a_request_field_given_twice_is_refused() {
+        let twice = format!(
+            r#"{{"request": {{"kind": {KIND}, "operation": "CREATE", "object": {DAEMONSET}, "kind": {{"group": "", "version": "v1", "kind": "Pod"}}}}}}"#
+        );
+        let answer = answer(&twice);
+        assert_eq!(answer["accepted"], false);
+        assert!(
+            answer["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("duplicate field `kind`")),
+            "{answer}"
+        );
+    }
+
+    #[test]
+    fn null_and_absent_objects_are_accepted() {
+        for object in [r#", "object": null"#, ""] {
+            let payload =
+                format!(r#"{{"request": {{"kind": {KIND}, "operation": "CREATE"{object}}}}}"#);
+            assert_eq!(answer(&payload)["accepted"], true, "{payload}");
+        }
+    }
+
+    /// The answer has the SDK's `ValidationResponse` fields, nulls included.
+    #[test]
+    fn answers_read_as_the_sdks_response() {
+        let response = respond(reject("no".into())).expect("serializes");
+        let typed: kubewarden_policy_sdk::response::ValidationResponse =
+            serde_json::from_slice(&response).expect("an SDK response");
+        assert_eq!(
+            serde_json::to_value(&typed).expect("JSON"),
+            serde_json::from_slice::<Value>(&response).expect("JSON")
+        );
+    }
 }

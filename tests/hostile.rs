@@ -757,16 +757,26 @@ fn depth(value: &Value) -> usize {
     }
 }
 
+/// Parses JSON however deep: a mutated object echoes the request's object,
+/// which the generator nests past serde_json's default limit.
+fn parse_deep<T: serde::de::DeserializeOwned>(text: &[u8]) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    deserializer.disable_recursion_limit();
+    let value = T::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
 /// Checks an answer of `validate` to `case` (sent intact when `intact`).
 /// Returns the answer as JSON.
 fn check_answer(case: &Case, answer: &[u8], intact: bool) -> Result<Value, TestCaseError> {
-    let typed: Result<ValidationResponse, _> = serde_json::from_slice(answer);
+    let typed: Result<ValidationResponse, _> = parse_deep(answer);
     prop_assert!(
         typed.is_ok(),
         "not a ValidationResponse: {:?}",
         String::from_utf8_lossy(answer)
     );
-    let json: Value = serde_json::from_slice(answer).expect("parsed above");
+    let json: Value = parse_deep(answer).expect("parsed above");
     let accepted = json["accepted"].as_bool().expect("typed above");
     if accepted {
         prop_assert!(json["message"].is_null(), "{}", json);
@@ -792,19 +802,19 @@ fn check_answer(case: &Case, answer: &[u8], intact: bool) -> Result<Value, TestC
     if !well_formed {
         return Ok(json);
     }
-    // serde_json refuses nesting 128 levels deep: the envelope cannot be
-    // decoded, so the request is rejected whatever its kind. Only the values
-    // the policy decodes count (the payload, the request and its `object`);
-    // fields it skips (`oldObject`, unknown ones) are skipped iteratively.
+    // serde_json refuses to build values nested 128 levels deep. The policy
+    // builds only the parts of the object its rules read, so such a request
+    // may be rejected as undecodable only when the object, two levels into
+    // the payload, nests that deep; deep parts it skips are not an error.
     let depth = if case.operation == "DELETE" {
         0
     } else {
         2 + depth(&case.object)
     };
-    if depth >= RECURSION_LIMIT {
-        let message = json["message"].as_str().unwrap_or_default();
+    let message = json["message"].as_str().unwrap_or_default();
+    if message.contains("recursion limit exceeded") {
         prop_assert!(
-            !accepted && message.contains("recursion limit exceeded"),
+            !accepted && depth >= RECURSION_LIMIT,
             "{} levels deep: {}",
             depth,
             json
@@ -979,13 +989,19 @@ fn damaged_requests_get_answers_through_wasm() {
     let tally = run("wasm", WASM_CASES, case(), |case| {
         let request = case.request();
         let settings = case.host_settings();
-        let answer = policy.validate(&request, &settings);
+        // The raw answer: a mutated object echoes the request's object, which
+        // may nest deeper than the host's own decoding of answers allows.
+        let payload =
+            serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+        let answer = policy
+            .instantiate()
+            .and_then(|instance| instance.call("validate", &payload));
         prop_assert!(
             answer.is_ok(),
             "policy.wasm failed: {:#}",
             answer.unwrap_err()
         );
-        let answer = serde_json::to_vec(&answer.unwrap()).unwrap();
+        let answer = answer.unwrap();
         // The host always sends `settings` (an absent one as null), and
         // builds the payload itself.
         let mut sent = case.clone();
@@ -996,11 +1012,8 @@ fn damaged_requests_get_answers_through_wasm() {
             sent.envelope = Envelope::Intact;
         }
         let json = check_answer(&sent, &answer, true)?;
-        let native = selector_guard::validate(
-            &serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap(),
-        )
-        .unwrap();
-        let native: Value = serde_json::from_slice(&native).unwrap();
+        let native = selector_guard::validate(&payload).unwrap();
+        let native: Value = parse_deep(&native).unwrap();
         prop_assert_eq!(
             &json,
             &native,

@@ -3,8 +3,10 @@
 //! instance per call, as policy-server evaluates), without a trap:
 //!
 //! - a 3 MiB object;
-//! - nesting deeper than serde_json's recursion limit (128): the envelope
-//!   cannot be decoded, so the request is rejected with that reason;
+//! - nesting deeper than serde_json's recursion limit (128): where a rule
+//!   reads, the object cannot be decoded and the request is rejected with
+//!   that reason; elsewhere it is skipped, and the object is judged as if
+//!   the deep part were shallow;
 //! - nesting 100,000 deep inside the last-applied annotation (a string, so
 //!   the envelope decodes; the annotation's spec values are skipped without
 //!   recursion);
@@ -85,7 +87,7 @@ fn in_wasm(request: &Value) -> Value {
 }
 
 /// Checks `answer` with `check`, natively and through wasm.
-fn both(name: &'static str, request: Value, check: fn(&Value, &Value)) {
+fn both(name: &'static str, request: Value, check: impl Fn(&Value, &Value)) {
     let shared = std::sync::Arc::new(request);
     let r = shared.clone();
     let answer = guarded(&format!("{name} (native)"), move || native_request(&r));
@@ -170,16 +172,42 @@ fn nested(depth: usize) -> Value {
     value
 }
 
-/// Just past serde_json's recursion limit, sent as a JSON value (natively
-/// and through wasm): rejected because the envelope cannot be decoded.
+/// Past serde_json's recursion limit, sent as a JSON value (natively and
+/// through wasm). In a part no rule reads it is skipped: the answer is the
+/// one for the same object with that part shallow. In `spec.selector`, which
+/// the rules read, the object cannot be decoded, and the rejection says so.
 #[test]
 fn nesting_past_the_recursion_limit() {
+    let daemonset = |deep: Value, selector: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+               "metadata": {"name": "deep"},
+               "spec": {"deep": deep, "replicas": 2, "selector": selector,
+                        "template": {"metadata": {"labels": {"app": "a"}}}}})
+    };
+    let app = json!({"matchLabels": {"app": "a"}});
+    let shallow = native_request(&request(
+        "apps",
+        "DaemonSet",
+        daemonset(json!("bottom"), app.clone()),
+    ));
+    assert_eq!(shallow["accepted"], false);
+    assert!(message(&shallow).contains("spec.replicas is not a DaemonSet field"));
     for depth in [129, 200, 1_000] {
-        let object = json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
-                            "metadata": {"name": "deep"}, "spec": {"deep": nested(depth)}});
         both(
-            "deep object",
-            request("apps", "DaemonSet", object),
+            "deep in a skipped part",
+            request("apps", "DaemonSet", daemonset(nested(depth), app.clone())),
+            |_, answer| {
+                assert_eq!(answer["accepted"], shallow["accepted"]);
+                assert_eq!(answer["message"], shallow["message"]);
+            },
+        );
+        both(
+            "deep in spec.selector",
+            request(
+                "apps",
+                "DaemonSet",
+                daemonset(json!("bottom"), nested(depth)),
+            ),
             |_, answer| {
                 assert_eq!(answer["accepted"], false);
                 assert!(
@@ -194,17 +222,31 @@ fn nesting_past_the_recursion_limit() {
 }
 
 /// 1,000,000 levels as raw bytes (natively: the host only sends JSON values,
-/// whose own serializer recurses): still a rejection, no stack overflow.
+/// whose own serializer recurses), no stack overflow: a Service's selector
+/// is read entry by entry, so it is reported as a list; a DaemonSet's is
+/// built, and the build stops at the recursion limit.
 #[test]
 fn nesting_a_million_deep_natively() {
     let depth = 1_000_000;
-    let payload = format!(
-        r#"{{"request": {{"kind": {{"group": "", "version": "v1", "kind": "Service"}}, "operation": "CREATE", "object": {{"spec": {{"selector": {}1{}}}}}}}}}"#,
-        "[".repeat(depth),
-        "]".repeat(depth)
+    let payload = |kind: &str, group: &str| {
+        format!(
+            r#"{{"request": {{"kind": {{"group": "{group}", "version": "v1", "kind": "{kind}"}}, "operation": "CREATE", "object": {{"spec": {{"selector": {}1{}}}}}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let service = payload("Service", "");
+    let answer = guarded("a million levels (Service)", move || {
+        native(service.as_bytes())
+    });
+    assert_eq!(answer["accepted"], false);
+    assert_eq!(
+        message(&answer),
+        "Service (unnamed): spec.selector must be a map of label keys to string values, not a list"
     );
-    let answer = guarded("a million levels (native)", move || {
-        native(payload.as_bytes())
+    let daemonset = payload("DaemonSet", "apps");
+    let answer = guarded("a million levels (DaemonSet)", move || {
+        native(daemonset.as_bytes())
     });
     assert_eq!(answer["accepted"], false);
     assert!(

@@ -9,11 +9,12 @@
 
 use super::lookup;
 use crate::findings::Findings;
+use crate::object::Key;
 use crate::settings::{Mode, Settings};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::fmt;
 
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -63,11 +64,54 @@ const FOREIGN_FIELDS: [Foreign; 9] = [
     },
 ];
 
-/// Only the keys of the annotated manifest's spec; their values are skipped.
+/// The spec fields this rule looks for, in message order.
+pub fn foreign_field_names() -> impl Iterator<Item = &'static str> {
+    FOREIGN_FIELDS.iter().map(|f| f.field)
+}
+
+/// Of the annotated manifest, only which foreign fields its spec has;
+/// everything else is skipped unbuilt.
 #[derive(Deserialize)]
 struct LastApplied {
     #[serde(default)]
-    spec: Option<BTreeMap<String, IgnoredAny>>,
+    spec: Option<ForeignKeys>,
+}
+
+/// Which of [`FOREIGN_FIELDS`] a spec map holds.
+#[derive(Default)]
+struct ForeignKeys([bool; FOREIGN_FIELDS.len()]);
+
+impl ForeignKeys {
+    fn contains(&self, field: &str) -> bool {
+        FOREIGN_FIELDS
+            .iter()
+            .zip(self.0)
+            .any(|(foreign, present)| present && foreign.field == field)
+    }
+}
+
+impl<'de> Deserialize<'de> for ForeignKeys {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeysVisitor;
+        impl<'de> Visitor<'de> for KeysVisitor {
+            type Value = ForeignKeys;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ForeignKeys, A::Error> {
+                let mut keys = ForeignKeys::default();
+                while let Some(Key(key)) = map.next_key()? {
+                    map.next_value::<IgnoredAny>()?;
+                    let found = FOREIGN_FIELDS.iter().position(|f| f.field == key);
+                    if let Some(slot) = found.and_then(|i| keys.0.get_mut(i)) {
+                        *slot = true;
+                    }
+                }
+                Ok(keys)
+            }
+        }
+        deserializer.deserialize_map(KeysVisitor)
+    }
 }
 
 pub fn check(daemonset: &Value, settings: &Settings) -> Findings {
@@ -100,7 +144,7 @@ pub fn check(daemonset: &Value, settings: &Settings) -> Findings {
         let in_object = spec.is_some_and(|spec| spec.contains_key(foreign.field));
         let in_annotation = last_applied
             .as_ref()
-            .is_some_and(|keys| keys.contains_key(foreign.field));
+            .is_some_and(|keys| keys.contains(foreign.field));
         let source = match (in_object, in_annotation) {
             (false, false) => continue,
             (true, false) => "in the object",
@@ -120,10 +164,7 @@ pub fn check(daemonset: &Value, settings: &Settings) -> Findings {
 
 /// The keys of `spec` in the last-applied manifest. An annotation that cannot
 /// be read is not a violation: it gets a warning and is skipped.
-fn last_applied_spec_keys(
-    daemonset: &Value,
-    findings: &mut Findings,
-) -> Option<BTreeMap<String, IgnoredAny>> {
+fn last_applied_spec_keys(daemonset: &Value, findings: &mut Findings) -> Option<ForeignKeys> {
     // Named only in warnings, so built only for one.
     let path = || format!("metadata.annotations[{LAST_APPLIED}]");
     let annotation = match lookup(daemonset, &["metadata", "annotations", LAST_APPLIED]) {

@@ -1,14 +1,16 @@
 //! Which rules apply to which kind, and the merge of their findings.
 //!
-//! Every rule is a pure function of the borrowed object and the settings.
-//! Check-only rules read the original object; the one mutating rule per kind
-//! (`service_selector`) clones it only when it changes something.
+//! Every rule is a pure function of the decoded object and the settings.
+//! [`shape`] names, per kind, every part of the object some rule reads; only
+//! those parts are built. The one mutating rule (`service_selector`) returns
+//! edits of the object's text, and only when it changes something.
 
 pub mod daemonset_fields;
 pub mod service_selector;
 pub mod template_labels;
 
 use crate::findings::{FieldError, Findings};
+use crate::object::{Object, Shape};
 use crate::settings::{Mode, MutateMode, Settings, WorkloadKind};
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
@@ -81,16 +83,95 @@ impl Kind {
     }
 }
 
+/// The name fields every message's `Kind namespace/name` is made of.
+const NAMES: [(&str, Shape); 3] = [
+    ("name", Shape::All),
+    ("namespace", Shape::All),
+    ("generateName", Shape::All),
+];
+const METADATA: Shape = Shape::Fields(&NAMES);
+/// `spec.template.metadata.labels`, for `template_labels`.
+const TEMPLATE: Shape = Shape::Fields(&[("metadata", Shape::Fields(&[("labels", Shape::All)]))]);
+
+/// What the rules for `kind` read of an object: names, and per rule
+/// - `daemonset_fields`: the presence of each foreign spec field, and the
+///   last-applied-configuration annotation;
+/// - `template_labels`: `spec.selector`, `spec.template.metadata.labels` and
+///   `spec.manualSelector`;
+/// - `service_selector`: the text of `spec.selector`, whose values it edits.
+pub fn shape(kind: Kind) -> Shape {
+    use Shape::{All, Captured, Fields, Present};
+    match kind {
+        Kind::Service => Fields(&[
+            ("metadata", METADATA),
+            ("spec", Fields(&[("selector", Captured { build: false })])),
+        ]),
+        Kind::Workload(WorkloadKind::ReplicationController) => Fields(&[
+            ("metadata", METADATA),
+            (
+                "spec",
+                Fields(&[
+                    ("selector", Captured { build: true }),
+                    ("template", TEMPLATE),
+                ]),
+            ),
+        ]),
+        Kind::Workload(WorkloadKind::DaemonSet) => Fields(&[
+            (
+                "metadata",
+                Fields(&[
+                    ("name", All),
+                    ("namespace", All),
+                    ("generateName", All),
+                    (
+                        "annotations",
+                        Fields(&[(daemonset_fields::LAST_APPLIED, All)]),
+                    ),
+                ]),
+            ),
+            (
+                "spec",
+                Fields(&[
+                    ("selector", All),
+                    ("template", TEMPLATE),
+                    // daemonset_fields::FOREIGN_FIELDS (a test checks).
+                    ("replicas", Present),
+                    ("strategy", Present),
+                    ("paused", Present),
+                    ("progressDeadlineSeconds", Present),
+                    ("serviceName", Present),
+                    ("volumeClaimTemplates", Present),
+                    ("podManagementPolicy", Present),
+                    ("persistentVolumeClaimRetentionPolicy", Present),
+                    ("ordinals", Present),
+                ]),
+            ),
+        ]),
+        Kind::Workload(_) => Fields(&[
+            ("metadata", METADATA),
+            (
+                "spec",
+                Fields(&[
+                    ("selector", All),
+                    ("template", TEMPLATE),
+                    ("manualSelector", All),
+                ]),
+            ),
+        ]),
+    }
+}
+
 /// Runs every rule that applies to `kind` on `object`, in a fixed order.
-pub fn evaluate(kind: Kind, object: &Value, settings: &Settings) -> Findings {
+pub fn evaluate(kind: Kind, object: &Object, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     if !kind.any_rule_enabled(settings) {
         return findings;
     }
-    if !object.is_object() {
+    let value = &object.value;
+    if !value.is_object() {
         findings.violations.push(format!(
             "the object must be a map, not {}",
-            crate::findings::type_name(object)
+            crate::findings::type_name(value)
         ));
         return findings;
     }
@@ -98,12 +179,12 @@ pub fn evaluate(kind: Kind, object: &Value, settings: &Settings) -> Findings {
         Kind::Service => findings.merge(service_selector::check(object, settings)),
         Kind::Workload(workload) => {
             if workload == WorkloadKind::DaemonSet {
-                findings.merge(daemonset_fields::check(object, settings));
+                findings.merge(daemonset_fields::check(value, settings));
             }
             if workload == WorkloadKind::ReplicationController {
                 findings.merge(service_selector::check(object, settings));
             }
-            findings.merge(template_labels::check(workload, object, settings));
+            findings.merge(template_labels::check(workload, value, settings));
         }
     }
     findings
@@ -156,11 +237,76 @@ mod tests {
     #[test]
     fn a_malformed_spec_is_reported_once_for_all_rules() {
         let kind = Kind::Workload(WorkloadKind::DaemonSet);
-        let findings = evaluate(kind, &json!({"spec": "x"}), &Settings::default());
+        let text = json!({"spec": "x"}).to_string();
+        let object = Object::decode(&text, shape(kind)).expect("JSON");
+        let findings = evaluate(kind, &object, &Settings::default());
         assert_eq!(
             findings.violations,
             vec!["spec must be a map, not a string"]
         );
+    }
+
+    /// Every part a rule reads is in its kind's shape: for each kind, a full
+    /// object and its shaped decode get the same findings.
+    #[test]
+    fn shapes_cover_what_the_rules_read() {
+        let fields: Vec<(String, Value)> = daemonset_fields::foreign_field_names()
+            .map(|f| (f.to_string(), json!(null)))
+            .collect();
+        let spec_of = |extra: &[(String, Value)]| {
+            let mut spec = json!({
+                "selector": {"matchLabels": {"app": "a", "on": true},
+                             "matchExpressions": [{"key": "tier", "operator": "In", "values": ["x"]}]},
+                "template": {"metadata": {"labels": {"app": "b"}, "name": "t"}, "spec": {"containers": []}},
+                "manualSelector": true,
+                "other": {"deep": [1, 2, 3]}
+            });
+            for (k, v) in extra {
+                spec[k.as_str()] = v.clone();
+            }
+            spec
+        };
+        let annotation = json!({"spec": {"replicas": 3, "strategy": {}}}).to_string();
+        let object = json!({
+            "metadata": {"name": "n", "namespace": "ns",
+                         "annotations": {daemonset_fields::LAST_APPLIED: annotation}},
+            "spec": spec_of(&fields)
+        });
+        let service =
+            json!({"metadata": {"name": "n"}, "spec": {"selector": {"a": true, "b": "-x"}}});
+        let kinds = [
+            WorkloadKind::DaemonSet,
+            WorkloadKind::Deployment,
+            WorkloadKind::ReplicaSet,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::ReplicationController,
+            WorkloadKind::Job,
+        ];
+        let settings = Settings {
+            template_labels_kinds: kinds.to_vec(),
+            ..Settings::default()
+        };
+        let mut cases: Vec<(Kind, Value)> = kinds
+            .iter()
+            .map(|&w| (Kind::Workload(w), object.clone()))
+            .collect();
+        cases.push((Kind::Service, service.clone()));
+        cases.push((
+            Kind::Workload(WorkloadKind::ReplicationController),
+            json!({"spec": {"selector": {"app": "b", "x": 1}, "template": {"metadata": {"labels": {"app": "c"}}}}}),
+        ));
+        for (kind, full) in cases {
+            let text = full.to_string();
+            let shaped = Object::decode(&text, shape(kind)).expect("JSON");
+            let whole = Object {
+                text: Some(&text),
+                value: full.clone(),
+                captured: shaped.captured,
+            };
+            let expected = evaluate(kind, &whole, &settings);
+            assert!(!expected.is_empty(), "{kind:?}: the case finds something");
+            assert_eq!(evaluate(kind, &shaped, &settings), expected, "{kind:?}");
+        }
     }
 
     #[test]

@@ -8,10 +8,13 @@
 //! values (maps, lists, bad syntax) and bad keys reject in every mode.
 
 use super::lookup;
-use crate::findings::{FieldError, Findings};
+use crate::findings::{ErrorKind, FieldError, Findings};
 use crate::labels::{self, describe, entry_path, json_quoted, label_string, yaml_trap};
+use crate::object::{Edits, Entries, Object, type_name_of};
 use crate::settings::{Mode, MutateMode, Settings};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 const SELECTOR: &str = "spec.selector";
 
@@ -19,18 +22,42 @@ const SELECTOR: &str = "spec.selector";
 /// clients may drop warnings past a few kilobytes in total.
 pub const MAX_VALUE_WARNINGS: usize = 10;
 
-pub fn check(object: &Value, settings: &Settings) -> Findings {
+/// A selector value, read from its text.
+enum Read<'a> {
+    /// A JSON string, borrowed when it holds no escapes.
+    Text(Cow<'a, str>),
+    /// Anything else, built (`None` only past the nesting limit).
+    Other(Option<Value>),
+}
+
+fn read(raw: &RawValue) -> Read<'_> {
+    let text = raw.get();
+    if text.starts_with('"') {
+        let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
+        if !inner.contains('\\') {
+            return Read::Text(Cow::Borrowed(inner));
+        }
+        if let Ok(unescaped) = serde_json::from_str::<String>(text) {
+            return Read::Text(Cow::Owned(unescaped));
+        }
+    }
+    Read::Other(serde_json::from_str(text).ok())
+}
+
+/// Reads `object`'s selector (captured as text by the kind's shape) entry by
+/// entry, in document order; a key given twice counts once, with its last
+/// value, as in any JSON map. Conversions are edits of the values' text.
+pub fn check(object: &Object, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.service_selector_values;
     if mode == MutateMode::Off {
         return findings;
     }
-    let selector = match lookup(object, &["spec", "selector"]) {
+    let spec = match lookup(&object.value, &["spec"]) {
+        Ok(Some(Value::Object(spec))) => spec,
         Ok(None) => return findings,
-        Ok(Some(Value::Object(selector))) => selector,
         Ok(Some(other)) => {
-            let err =
-                FieldError::malformed(SELECTOR, "a map of label keys to string values", other);
+            let err = FieldError::malformed("spec", "a map", other);
             findings.violations.push(err.to_string());
             return findings;
         }
@@ -39,16 +66,55 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
             return findings;
         }
     };
+    let Some(raw) = object.captured.filter(|_| spec.contains_key("selector")) else {
+        return findings;
+    };
+    if raw.get() == "null" {
+        return findings;
+    }
+    let Ok(Entries(entries)) = serde_json::from_str::<Entries>(raw.get()) else {
+        let err = FieldError {
+            path: SELECTOR.to_string(),
+            kind: ErrorKind::Malformed {
+                expected: "a map of label keys to string values",
+                found: type_name_of(raw),
+            },
+        };
+        findings.violations.push(err.to_string());
+        return findings;
+    };
 
-    // (key, new string) for every value to rewrite, in key order.
-    let mut conversions: Vec<(&str, String)> = Vec::new();
-    for (key, value) in selector {
+    // Nearly every entry is a valid key with a valid string: only the others
+    // are kept, read, for the messages below.
+    let mut notable: Vec<(usize, Read)> = Vec::new();
+    for (i, (key, value)) in entries.iter().enumerate() {
+        let read = read(value);
+        let plain = labels::key_errors(key).is_empty()
+            && key != "true"
+            && key != "false"
+            && matches!(&read, Read::Text(text) if labels::value_errors(text).is_empty());
+        if !plain {
+            notable.push((i, read));
+        }
+    }
+    if notable.is_empty() {
+        return findings;
+    }
+    keep_last_occurrences(&entries, &mut notable);
+
+    let mut edits = Edits::default();
+    let mut conversions = 0;
+    for (i, read) in notable {
+        let Some((key, raw_value)) = entries.get(i) else {
+            continue;
+        };
+        let key = key.as_ref();
         // Built only for a message: most entries have none.
         let path = || entry_path(SELECTOR, key);
         for detail in labels::key_errors(key) {
-            findings.violations.push(
-                FieldError::invalid(SELECTOR, Value::String(key.clone()), detail).to_string(),
-            );
+            findings
+                .violations
+                .push(FieldError::invalid(SELECTOR, json_quoted(key), detail).to_string());
         }
         if key == "true" || key == "false" {
             findings.warnings.push(format!(
@@ -56,14 +122,36 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
                 path()
             ));
         }
-        let Some(text) = label_string(value) else {
+        let value = match read {
+            Read::Text(text) => {
+                for detail in labels::value_errors(&text) {
+                    findings
+                        .violations
+                        .push(FieldError::invalid(path(), json_quoted(&text), detail).to_string());
+                }
+                continue;
+            }
+            Read::Other(Some(value)) => value,
+            Read::Other(None) => {
+                let shown = raw_value.get();
+                let detail = format!(
+                    "a label value must be a string, not {}",
+                    type_name_of(raw_value)
+                );
+                findings
+                    .violations
+                    .push(FieldError::invalid(path(), shown, detail).to_string());
+                continue;
+            }
+        };
+        let Some(text) = label_string(&value) else {
             findings.violations.push(
                 FieldError::invalid(
                     path(),
-                    value,
+                    &value,
                     format!(
                         "a label value must be a string, not {}",
-                        crate::findings::type_name(value)
+                        crate::findings::type_name(&value)
                     ),
                 )
                 .to_string(),
@@ -71,46 +159,47 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
             continue;
         };
         let syntax = labels::value_errors(&text);
-        let converted = !value.is_string();
         for detail in &syntax {
-            let shown = if converted {
-                format!("{value} (as a string {})", json_quoted(&text))
-            } else {
-                value.to_string()
-            };
+            let shown = format!("{value} (as a string {})", json_quoted(&text));
             findings
                 .violations
                 .push(FieldError::invalid(path(), shown, detail.as_str()).to_string());
         }
-        if converted && syntax.is_empty() {
-            conversions.push((key.as_str(), text.clone().into_owned()));
-            if conversions.len() > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
-                continue;
+        if !syntax.is_empty() {
+            continue;
+        }
+        conversions += 1;
+        if mode == MutateMode::Mutate
+            && let Some(span) = object.span_of(raw_value.get())
+        {
+            edits.push(span, json_quoted(&text));
+        }
+        if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
+            continue;
+        }
+        let path = path();
+        let explanation = yaml_trap(key, &value, &text);
+        match mode {
+            MutateMode::Mutate => findings.warnings.push(format!(
+                "{path}: {} became the string {}; {explanation}",
+                describe(&value),
+                json_quoted(&text)
+            )),
+            MutateMode::Reject | MutateMode::Warn => {
+                let message = format!(
+                    "{path}: Invalid value: {value}: label values must be strings; {explanation}"
+                );
+                let mode = if mode == MutateMode::Reject {
+                    Mode::Reject
+                } else {
+                    Mode::Warn
+                };
+                findings.report(mode, message);
             }
-            let path = path();
-            let explanation = yaml_trap(key, value, &text);
-            match mode {
-                MutateMode::Mutate => findings.warnings.push(format!(
-                    "{path}: {} became the string {}; {explanation}",
-                    describe(value),
-                    json_quoted(&text)
-                )),
-                MutateMode::Reject | MutateMode::Warn => {
-                    let message = format!(
-                        "{path}: Invalid value: {value}: label values must be strings; {explanation}"
-                    );
-                    let mode = if mode == MutateMode::Reject {
-                        Mode::Reject
-                    } else {
-                        Mode::Warn
-                    };
-                    findings.report(mode, message);
-                }
-                MutateMode::Off => {}
-            }
+            MutateMode::Off => {}
         }
     }
-    if conversions.len() > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
+    if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
         let verb = if mode == MutateMode::Mutate {
             "were made strings"
         } else {
@@ -118,28 +207,76 @@ pub fn check(object: &Value, settings: &Settings) -> Findings {
         };
         findings.warnings.push(format!(
             "{} more non-string values in {SELECTOR} {verb}; quote every selector value in the manifest",
-            conversions.len() - MAX_VALUE_WARNINGS
+            conversions - MAX_VALUE_WARNINGS
         ));
     }
-
-    if mode == MutateMode::Mutate && !conversions.is_empty() {
-        let mut mutated = object.clone();
-        if let Some(Value::Object(selector)) = mutated.pointer_mut("/spec/selector") {
-            for (key, text) in conversions {
-                if let Some(slot) = selector.get_mut(key) {
-                    *slot = Value::String(text);
-                }
-            }
-            findings.mutated = Some(mutated);
-        }
+    if !edits.is_empty() {
+        findings.mutated = Some(edits);
     }
     findings
+}
+
+/// Drops the notable entries whose key occurs again later: a JSON map keeps
+/// a repeated key's last value. Costs O(n log m) for n entries, m notable.
+fn keep_last_occurrences(entries: &[(Cow<str>, &RawValue)], notable: &mut Vec<(usize, Read)>) {
+    let key_at = |i: usize| entries.get(i).map_or("", |(key, _)| key.as_ref());
+    let mut last: Vec<(&str, usize)> = notable.iter().map(|(i, _)| (key_at(*i), *i)).collect();
+    last.sort_unstable();
+    last.dedup_by(|later, earlier| later.0 == earlier.0);
+    let find =
+        |last: &[(&str, usize)], key: &str| last.binary_search_by(|(k, _)| (*k).cmp(key)).ok();
+    for (j, (key, _)) in entries.iter().enumerate() {
+        if let Some(slot) = find(&last, key).and_then(|at| last.get_mut(at)) {
+            slot.1 = j;
+        }
+    }
+    notable.retain(|(i, _)| {
+        find(&last, key_at(*i))
+            .and_then(|at| last.get(at))
+            .is_some_and(|&(_, last_index)| last_index == *i)
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::{Kind, shape};
     use serde_json::json;
+
+    /// [`Findings`] with the edits applied to the object's text.
+    #[derive(Debug)]
+    struct Checked {
+        violations: Vec<String>,
+        warnings: Vec<String>,
+        mutated: Option<Value>,
+        text: Option<String>,
+    }
+
+    impl Checked {
+        fn is_empty(&self) -> bool {
+            self.violations.is_empty() && self.warnings.is_empty() && self.mutated.is_none()
+        }
+    }
+
+    fn check_text(text: &str, settings: &Settings) -> Checked {
+        let object = Object::decode(text, shape(Kind::Service)).expect("JSON");
+        let findings = super::check(&object, settings);
+        let text = findings
+            .mutated
+            .map(|edits| edits.apply(text).expect("edits fit the text"));
+        Checked {
+            violations: findings.violations,
+            warnings: findings.warnings,
+            mutated: text
+                .as_deref()
+                .map(|t| serde_json::from_str(t).expect("mutated text is JSON")),
+            text,
+        }
+    }
+
+    fn check(object: &Value, settings: &Settings) -> Checked {
+        check_text(&object.to_string(), settings)
+    }
 
     fn service(selector: Value) -> Value {
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
@@ -270,6 +407,73 @@ mod tests {
         );
         let reject = check(&object, &with_mode(MutateMode::Reject));
         assert_eq!(reject.violations.len(), 25);
+    }
+
+    #[test]
+    fn edits_touch_only_the_values() {
+        let text = r#"{ "spec" : { "ports":[{"port":80.50}], "selector" : {"z":"a", "on" :true,"n": 1e2 } },
+                        "metadata": {"name": "web"} }"#;
+        let checked = check_text(text, &Settings::default());
+        assert_eq!(
+            checked.text.as_deref(),
+            Some(
+                r#"{ "spec" : { "ports":[{"port":80.50}], "selector" : {"z":"a", "on" :"true","n": "100" } },
+                        "metadata": {"name": "web"} }"#
+            )
+        );
+        // Document order, not key order.
+        assert!(
+            checked.warnings[0].starts_with("spec.selector[on]"),
+            "{checked:?}"
+        );
+        assert!(
+            checked.warnings[1].starts_with("spec.selector[n]"),
+            "{checked:?}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_counts_with_its_last_value() {
+        let checked = check_text(
+            r#"{"spec": {"selector": {"a": true, "b": "-x", "a": "ok", "b": "y", "c": 1, "c": 2}}}"#,
+            &Settings::default(),
+        );
+        assert!(checked.violations.is_empty(), "{checked:?}");
+        assert_eq!(checked.warnings.len(), 1, "{checked:?}");
+        assert!(checked.warnings[0].starts_with("spec.selector[c]: the number 2"));
+        assert_eq!(
+            checked.mutated,
+            Some(json!({"spec": {"selector": {"a": "ok", "b": "y", "c": "2"}}}))
+        );
+        let checked = check_text(
+            r#"{"spec": {"selector": {"a": "ok", "a": false}}}"#,
+            &Settings::default(),
+        );
+        assert_eq!(
+            checked.mutated,
+            Some(json!({"spec": {"selector": {"a": "false"}}}))
+        );
+    }
+
+    #[test]
+    fn escaped_keys_and_values_are_read_unescaped() {
+        let checked = check_text(
+            r#"{"spec": {"selector": {"\u0061pp": "w\u0065b", "t\u0069er": 4}}}"#,
+            &Settings::default(),
+        );
+        assert!(checked.violations.is_empty(), "{checked:?}");
+        assert_eq!(
+            checked.mutated,
+            Some(json!({"spec": {"selector": {"app": "web", "tier": "4"}}}))
+        );
+        let checked = check_text(
+            r#"{"spec": {"selector": {"a": "b\"c"}}}"#,
+            &Settings::default(),
+        );
+        assert!(
+            checked.violations[0].starts_with(r#"spec.selector[a]: Invalid value: "b\"c": "#),
+            "{checked:?}"
+        );
     }
 
     #[test]
