@@ -281,7 +281,12 @@ pub fn describe(value: &Value) -> String {
 
 /// `path[key]`, the API server's notation for a map entry.
 pub fn entry_path(map_path: &str, key: &str) -> String {
-    format!("{map_path}[{key}]")
+    let mut path = String::with_capacity(map_path.len() + key.len() + 2);
+    path.push_str(map_path);
+    path.push('[');
+    path.push_str(key);
+    path.push(']');
+    path
 }
 
 #[cfg(test)]

@@ -45,8 +45,9 @@ fn read(raw: &RawValue) -> Read<'_> {
 }
 
 /// Reads `object`'s selector (captured as text by the kind's shape) entry by
-/// entry, in document order; a key given twice counts once, with its last
-/// value, as in any JSON map. Conversions are edits of the values' text.
+/// entry, without building a map; a key given twice counts once, with its
+/// last value, as in any JSON map. Messages follow key order. Conversions
+/// are edits of the values' text.
 pub fn check(object: &Object, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.service_selector_values;
@@ -216,25 +217,33 @@ pub fn check(object: &Object, settings: &Settings) -> Findings {
     findings
 }
 
-/// Drops the notable entries whose key occurs again later: a JSON map keeps
-/// a repeated key's last value. Costs O(n log m) for n entries, m notable.
+/// Sorts the notable entries by key (messages follow key order, whatever the
+/// order in the object) and drops those whose key occurs again later: a JSON
+/// map keeps a repeated key's last value. O(n log m) for n entries, m notable.
 fn keep_last_occurrences(entries: &[(Cow<str>, &RawValue)], notable: &mut Vec<(usize, Read)>) {
     let key_at = |i: usize| entries.get(i).map_or("", |(key, _)| key.as_ref());
-    let mut last: Vec<(&str, usize)> = notable.iter().map(|(i, _)| (key_at(*i), *i)).collect();
-    last.sort_unstable();
-    last.dedup_by(|later, earlier| later.0 == earlier.0);
-    let find =
-        |last: &[(&str, usize)], key: &str| last.binary_search_by(|(k, _)| (*k).cmp(key)).ok();
+    notable.sort_unstable_by(|(a, _), (b, _)| key_at(*a).cmp(key_at(*b)).then(a.cmp(b)));
+    // Of each key's notable entries, only the last can be the key's value...
+    notable.dedup_by(|later, earlier| {
+        let same = key_at(later.0) == key_at(earlier.0);
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    // ...and only if no later entry, notable or not, repeats the key.
+    let mut shadowed = vec![false; notable.len()];
     for (j, (key, _)) in entries.iter().enumerate() {
-        if let Some(slot) = find(&last, key).and_then(|at| last.get_mut(at)) {
-            slot.1 = j;
+        let found = notable.binary_search_by(|(i, _)| key_at(*i).cmp(key.as_ref()));
+        if let Ok(at) = found
+            && notable.get(at).is_some_and(|(i, _)| *i < j)
+            && let Some(flag) = shadowed.get_mut(at)
+        {
+            *flag = true;
         }
     }
-    notable.retain(|(i, _)| {
-        find(&last, key_at(*i))
-            .and_then(|at| last.get(at))
-            .is_some_and(|&(_, last_index)| last_index == *i)
-    });
+    let mut flags = shadowed.into_iter();
+    notable.retain(|_| !flags.next().unwrap_or(false));
 }
 
 #[cfg(test)]
@@ -421,13 +430,13 @@ mod tests {
                         "metadata": {"name": "web"} }"#
             )
         );
-        // Document order, not key order.
+        // Key order, whatever the order in the object.
         assert!(
-            checked.warnings[0].starts_with("spec.selector[on]"),
+            checked.warnings[0].starts_with("spec.selector[n]"),
             "{checked:?}"
         );
         assert!(
-            checked.warnings[1].starts_with("spec.selector[n]"),
+            checked.warnings[1].starts_with("spec.selector[on]"),
             "{checked:?}"
         );
     }
@@ -444,6 +453,16 @@ mod tests {
         assert_eq!(
             checked.mutated,
             Some(json!({"spec": {"selector": {"a": "ok", "b": "y", "c": "2"}}}))
+        );
+        let repeated = vec![r#""k": true"#; 50_000].join(", ");
+        let checked = check_text(
+            &format!(r#"{{"spec": {{"selector": {{{repeated}, "k": 1}}}}}}"#),
+            &Settings::default(),
+        );
+        assert_eq!(checked.warnings.len(), 1, "{:?}", checked.warnings);
+        assert_eq!(
+            checked.mutated,
+            Some(json!({"spec": {"selector": {"k": "1"}}}))
         );
         let checked = check_text(
             r#"{"spec": {"selector": {"a": "ok", "a": false}}}"#,
