@@ -243,34 +243,44 @@ pub fn quoted_entry(key: &str, value: &str) -> String {
 /// what was meant. `as_string` is [`label_string`] of `value`. Kept short:
 /// the API server may truncate warnings over 256 characters.
 pub fn yaml_trap(key: &str, value: &Value, as_string: &str) -> String {
+    // Assembled from parts rather than formatted: this runs per converted
+    // value, on the mutation path.
+    let meant = quoted_entry(key, as_string);
     match value {
         Value::Bool(b) => {
             let (spellings, alternative) = if *b {
-                ("yes, on and y", "yes")
+                ("yes, on and y as true", "yes")
             } else {
-                ("no, off and n", "no")
+                ("no, off and n as false", "no")
             };
-            format!(
-                "YAML 1.1 reads unquoted {spellings} as {b}, and only quoting keeps the spelling meant: {} or {}",
-                quoted_entry(key, alternative),
-                quoted_entry(key, as_string)
-            )
+            [
+                "YAML 1.1 reads unquoted ",
+                spellings,
+                ", and only quoting keeps the spelling meant: ",
+                &quoted_entry(key, alternative),
+                " or ",
+                &meant,
+            ]
+            .concat()
         }
-        Value::Number(_) => format!(
-            "formatting such as 0x2A, 010 or 1.10 is lost; quote the value as meant: {}",
-            quoted_entry(key, as_string)
-        ),
-        _ => format!(
-            "YAML reads unquoted ~, null or nothing as null; quote the value as meant: {}",
-            quoted_entry(key, as_string)
-        ),
+        Value::Number(_) => [
+            "formatting such as 0x2A, 010 or 1.10 is lost; quote the value as meant: ",
+            &meant,
+        ]
+        .concat(),
+        _ => [
+            "YAML reads unquoted ~, null or nothing as null; quote the value as meant: ",
+            &meant,
+        ]
+        .concat(),
     }
 }
 
 /// Describes a JSON value in a message: `the boolean true`, `the number 42`.
 pub fn describe(value: &Value) -> String {
     match value {
-        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Bool(true) => "the boolean true".to_string(),
+        Value::Bool(false) => "the boolean false".to_string(),
         Value::Number(n) => format!("the number {n}"),
         Value::Null => "null".to_string(),
         Value::String(s) => format!("the string {}", json_quoted(s)),

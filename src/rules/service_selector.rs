@@ -181,11 +181,18 @@ pub fn check(object: &Object, settings: &Settings) -> Findings {
         let path = path();
         let explanation = yaml_trap(key, &value, &text);
         match mode {
-            MutateMode::Mutate => findings.warnings.push(format!(
-                "{path}: {} became the string {}; {explanation}",
-                describe(&value),
-                json_quoted(&text)
-            )),
+            MutateMode::Mutate => findings.warnings.push(
+                [
+                    path.as_str(),
+                    ": ",
+                    &describe(&value),
+                    " became the string ",
+                    &json_quoted(&text),
+                    "; ",
+                    &explanation,
+                ]
+                .concat(),
+            ),
             MutateMode::Reject | MutateMode::Warn => {
                 let message = format!(
                     "{path}: Invalid value: {value}: label values must be strings; {explanation}"
