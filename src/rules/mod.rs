@@ -274,14 +274,7 @@ mod tests {
         });
         let service =
             json!({"metadata": {"name": "n"}, "spec": {"selector": {"a": true, "b": "-x"}}});
-        let kinds = [
-            WorkloadKind::DaemonSet,
-            WorkloadKind::Deployment,
-            WorkloadKind::ReplicaSet,
-            WorkloadKind::StatefulSet,
-            WorkloadKind::ReplicationController,
-            WorkloadKind::Job,
-        ];
+        let kinds = WorkloadKind::ALL;
         let settings = Settings {
             template_labels_kinds: kinds.to_vec(),
             ..Settings::default()
