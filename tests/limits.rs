@@ -101,6 +101,28 @@ fn message(answer: &Value) -> &str {
     answer["message"].as_str().unwrap_or_default()
 }
 
+/// A correct DaemonSet carrying `annotation` as its last-applied
+/// configuration, which names `spec.replicas`: rejected for that, natively
+/// and through wasm.
+fn annotation_names_replicas(label: &'static str, name: &str, annotation: String) {
+    let object = json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": name, "annotations": {LAST_APPLIED: annotation}},
+        "spec": {"selector": {"matchLabels": {"app": "a"}},
+                 "template": {"metadata": {"labels": {"app": "a"}}}},
+    });
+    both(label, request("apps", "DaemonSet", object), |_, answer| {
+        assert_eq!(answer["accepted"], false);
+        assert!(
+            message(answer).contains(
+                "spec.replicas is not a DaemonSet field (in the last-applied-configuration annotation)"
+            ),
+            "{}",
+            message(answer)
+        );
+    });
+}
+
 /// A Service of about 3 MiB (`ports` and unknown fields) with one boolean
 /// selector value: mutated, and the host's patch touches only that value.
 #[test]
@@ -267,26 +289,7 @@ fn deep_nesting_inside_the_annotation() {
         "[".repeat(depth),
         "]".repeat(depth)
     );
-    let object = json!({
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": "deep", "annotations": {LAST_APPLIED: annotation}},
-        "spec": {"selector": {"matchLabels": {"app": "a"}},
-                 "template": {"metadata": {"labels": {"app": "a"}}}},
-    });
-    both(
-        "deep annotation",
-        request("apps", "DaemonSet", object),
-        |_, answer| {
-            assert_eq!(answer["accepted"], false);
-            assert!(
-                message(answer).contains(
-                    "spec.replicas is not a DaemonSet field (in the last-applied-configuration annotation)"
-                ),
-                "{}",
-                message(answer)
-            );
-        },
-    );
+    annotation_names_replicas("deep annotation", "deep", annotation);
 }
 
 /// 10,000 boolean selector values: all converted, one `replace` op each;
@@ -368,24 +371,5 @@ fn one_mib_annotation() {
     });
     let annotation = manifest.to_string();
     assert!(annotation.len() >= MIB);
-    let object = json!({
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": "big", "annotations": {LAST_APPLIED: annotation}},
-        "spec": {"selector": {"matchLabels": {"app": "a"}},
-                 "template": {"metadata": {"labels": {"app": "a"}}}},
-    });
-    both(
-        "1 MiB annotation",
-        request("apps", "DaemonSet", object),
-        |_, answer| {
-            assert_eq!(answer["accepted"], false);
-            assert!(
-                message(answer).contains(
-                    "spec.replicas is not a DaemonSet field (in the last-applied-configuration annotation)"
-                ),
-                "{}",
-                message(answer)
-            );
-        },
-    );
+    annotation_names_replicas("1 MiB annotation", "big", annotation);
 }
