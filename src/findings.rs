@@ -117,12 +117,18 @@ impl FieldError {
     }
 
     pub fn malformed(path: impl Into<String>, expected: &'static str, found: &Value) -> Self {
+        Self::malformed_as(path, expected, type_name(found))
+    }
+
+    /// [`FieldError::malformed`] for a value known only by its type name.
+    pub fn malformed_as(
+        path: impl Into<String>,
+        expected: &'static str,
+        found: &'static str,
+    ) -> Self {
         FieldError {
             path: path.into(),
-            kind: ErrorKind::Malformed {
-                expected,
-                found: type_name(found),
-            },
+            kind: ErrorKind::Malformed { expected, found },
         }
     }
 

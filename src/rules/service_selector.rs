@@ -8,7 +8,7 @@
 //! values (maps, lists, bad syntax) and bad keys reject in every mode.
 
 use super::lookup;
-use crate::findings::{ErrorKind, FieldError, Findings};
+use crate::findings::{FieldError, Findings};
 use crate::labels::{self, describe, entry_path, json_quoted, label_string, yaml_trap};
 use crate::object::{Edits, Entries, Object, type_name_of};
 use crate::settings::{Mode, MutateMode, Settings};
@@ -74,13 +74,11 @@ pub fn check(object: &Object, settings: &Settings) -> Findings {
         return findings;
     }
     let Ok(Entries(entries)) = serde_json::from_str::<Entries>(raw.get()) else {
-        let err = FieldError {
-            path: SELECTOR.to_string(),
-            kind: ErrorKind::Malformed {
-                expected: "a map of label keys to string values",
-                found: type_name_of(raw),
-            },
-        };
+        let err = FieldError::malformed_as(
+            SELECTOR,
+            "a map of label keys to string values",
+            type_name_of(raw),
+        );
         findings.violations.push(err.to_string());
         return findings;
     };
