@@ -28,8 +28,10 @@ lint: toolchain
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 # The wasm end-to-end suite (tests/e2e.rs, xtask/tests/run_cli.rs) loads
-# policy.wasm, so it is built first.
-unit-tests: policy.wasm
+# policy.wasm, and annotated-policy.wasm for the context-aware grants
+# (`--allow-context-aware` reads them from the embedded metadata), so both
+# are built first.
+unit-tests: policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked --workspace
 
 test: lint check-version policy.wasm unit-tests
@@ -40,19 +42,27 @@ RUN_REQUESTS := test_data/requests/daemonset-from-deployment.json \
 	test_data/requests/daemonset-valid.json \
 	test_data/requests/service-yaml11.json
 
-run: policy.wasm
+run: policy.wasm annotated-policy.wasm
 	@for request in $(RUN_REQUESTS); do \
 		$(CARGO) xtask run --human --request-path $$request policy.wasm || exit 1; \
 		echo; \
 	done
+	@# A context-aware rule, with the grants of the annotated module and a
+	@# session recorded from the seed's namespace: the selector swap in the
+	@# wrong order.
+	$(CARGO) xtask run --human --allow-context-aware \
+		--settings-json '{"serviceSelectorChange":"warn"}' \
+		--replay-host-capabilities-interactions test_data/sessions/service-selector-swap--unlabeled.yml \
+		--request-path test_data/requests/service-selector-swap.json annotated-policy.wasm
 
-# Regenerate test_data/requests/ from test_data/manifests/ (tests/fixtures.rs
-# fails when a committed request is stale).
-fixtures:
+# Regenerate test_data/requests/ from test_data/manifests/, then record
+# test_data/sessions/NAME.yml from NAME.cluster.yaml with policy.wasm
+# (tests/fixtures.rs fails when a committed request or session is stale).
+fixtures: policy.wasm
 	$(CARGO) xtask fixtures
 
 # Only the wasm end-to-end tests.
-e2e-tests: policy.wasm
+e2e-tests: policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked --package selector-guard --test e2e
 	$(CARGO) test --locked --package xtask --test run_cli
 

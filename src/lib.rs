@@ -1,12 +1,14 @@
-//! selector-guard: a Kubewarden policy for three label/selector mistakes.
+//! selector-guard: a Kubewarden policy for label/selector mistakes.
 //!
 //! This file is glue: it decodes the payload once, dispatches on the
-//! request's kind to the rules in [`rules`], and turns their merged
+//! request's kind to the rules in [`rules`] (the ones that read the cluster
+//! do so through [`cluster`]), and turns their merged
 //! [`findings::Findings`] into one `ValidationResponse`:
 //! any violation rejects (every message, in a fixed order); otherwise a
 //! mutation returns the mutated object; otherwise the request is accepted.
 //! Warnings ride along in every case.
 
+pub mod cluster;
 pub mod findings;
 pub mod labels;
 pub mod object;
@@ -56,6 +58,8 @@ struct Request<'a> {
     name: Option<Cow<'a, str>>,
     namespace: Option<Cow<'a, str>>,
     object: ObjectField<'a>,
+    /// `oldObject`'s text, decoded only when a rule compares with it.
+    old_object: Option<&'a RawValue>,
 }
 
 /// `request.object`, decoded in the same pass as the payload when its kind
@@ -70,7 +74,14 @@ enum ObjectField<'a> {
     Decoded(Object<'a>),
 }
 
-const REQUEST_FIELDS: [&str; 5] = ["kind", "operation", "name", "namespace", "object"];
+const REQUEST_FIELDS: [&str; 6] = [
+    "kind",
+    "operation",
+    "name",
+    "namespace",
+    "object",
+    "oldObject",
+];
 
 impl<'de: 'a, 'a> Deserialize<'de> for Request<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -107,6 +118,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 1 => request.operation = map.next_value::<Key>()?.0,
                 2 => request.name = map.next_value::<Option<Key>>()?.map(|k| k.0),
                 3 => request.namespace = map.next_value::<Option<Key>>()?.map(|k| k.0),
+                5 => request.old_object = map.next_value::<Option<&RawValue>>()?,
                 _ => {
                     let kind = &request.kind;
                     let shape = Kind::from_gvk(&kind.group, &kind.version, &kind.kind)
@@ -147,6 +159,12 @@ const BAD_REQUEST: u16 = 400;
 
 /// The waPC `validate` entry point. Never traps: every input gets an answer.
 pub fn validate(payload: &[u8]) -> CallResult {
+    validate_with(payload, &cluster::Wapc)
+}
+
+/// [`validate`], reading the cluster through `host`: native tests answer
+/// the host calls at this boundary.
+pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
     let payload: Payload = match serde_json::from_slice(payload) {
         Ok(payload) => payload,
         Err(err) => {
@@ -190,8 +208,41 @@ pub fn validate(payload: &[u8]) -> CallResult {
             }
         },
     };
-    let findings = rules::evaluate(kind, &object, &settings);
+    let mut findings = rules::evaluate(kind, &object, &settings);
+    if settings.reads_cluster() {
+        let old = match (request.operation.as_ref(), request.old_object) {
+            ("UPDATE", Some(text)) => Object::decode(text.get(), rules::shape(kind)).ok(),
+            _ => None,
+        };
+        let namespace = namespace_of(&request, &object.value);
+        let context = rules::Request {
+            operation: &request.operation,
+            namespace: &namespace,
+            old: old.as_ref(),
+        };
+        findings.merge(rules::evaluate_in_cluster(
+            kind, &object, &context, &settings, host,
+        ));
+    }
     respond(response_for(kind, &request, &object, findings))
+}
+
+/// The request's namespace, else the object's, else `default` (where
+/// kubectl puts a namespaced object that names none).
+fn namespace_of(request: &Request, object: &Value) -> String {
+    request
+        .namespace
+        .as_deref()
+        .filter(|ns| !ns.is_empty())
+        .or_else(|| {
+            object
+                .get("metadata")
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .filter(|ns| !ns.is_empty())
+        })
+        .unwrap_or("default")
+        .to_string()
 }
 
 /// `Kind namespace/name`, the prefix of every message.

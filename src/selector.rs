@@ -66,6 +66,25 @@ impl Requirement<'_> {
         }
     }
 
+    /// The requirement as `kubectl get -l` takes it: `key=value`,
+    /// `key in (a,b)`, `key notin (a,b)`, `key` or `!key`.
+    /// Values are sorted, as apimachinery's `Requirement.String` sorts them.
+    pub fn kubectl(&self) -> String {
+        let sorted = || {
+            let mut values: Vec<&str> = self.values.iter().map(|v| v.as_ref()).collect();
+            values.sort_unstable();
+            values.dedup();
+            values.join(",")
+        };
+        match (self.operator, self.values.as_slice()) {
+            (Operator::In, [value]) => format!("{}={value}", self.key),
+            (Operator::In, _) => format!("{} in ({})", self.key, sorted()),
+            (Operator::NotIn, _) => format!("{} notin ({})", self.key, sorted()),
+            (Operator::Exists, _) => self.key.to_string(),
+            (Operator::DoesNotExist, _) => format!("!{}", self.key),
+        }
+    }
+
     /// The requirement's field path under `selector_path`.
     pub fn path(&self, selector_path: &str) -> String {
         match self.source {
@@ -132,6 +151,19 @@ impl<'a> Selector<'a> {
         requirements.iter().filter(move |r| !r.matches(labels))
     }
 
+    /// The selector as `kubectl get -l` takes it, requirements sorted by key:
+    /// `app=rng,tier in (a,b),!canary`. The nil selector is `<none>`, and
+    /// `{}` (everything) is the empty string, as kubectl prints them.
+    pub fn kubectl(&self) -> String {
+        let Selector::All(requirements) = self else {
+            return "<none>".to_string();
+        };
+        let mut sorted: Vec<&Requirement> = requirements.iter().collect();
+        sorted.sort_by_key(|r| r.key);
+        let parts: Vec<String> = sorted.iter().map(|r| r.kubectl()).collect();
+        parts.join(",")
+    }
+
     /// True for `{}` (no requirements at all).
     pub fn is_empty(&self) -> bool {
         matches!(self, Selector::All(r) if r.is_empty())
@@ -150,6 +182,27 @@ impl<'a> Selector<'a> {
                 })
                 .collect(),
         )
+    }
+}
+
+/// The selector a controller applies, for comparing it with other objects:
+/// a `LabelSelector`, or with `plain_map` (ReplicationController) a map of
+/// equalities that, empty or absent, defaults to the template labels, as
+/// the API server defaults it. Invalid requirements and values are left
+/// out: the rules that own them report them.
+pub fn of_controller<'a>(
+    plain_map: bool,
+    selector: &'a Value,
+    template_labels: &Labels<'a>,
+) -> Selector<'a> {
+    if !plain_map {
+        return parse(Some(selector), "spec.selector").0;
+    }
+    match selector {
+        Value::Object(map) if !map.is_empty() => {
+            Selector::from_labels(&parse_labels(Some(selector), "spec.selector").0)
+        }
+        _ => Selector::from_labels(template_labels),
     }
 }
 

@@ -31,6 +31,18 @@ pub enum MutateMode {
     Off,
 }
 
+/// What a rule that only informs does: `podLabelChange` never rejects,
+/// because detaching a pod on purpose is a documented debugging technique.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarnMode {
+    /// Findings become warnings; the request is accepted.
+    Warn,
+    /// The rule does not run.
+    #[default]
+    Off,
+}
+
 /// Workload kinds whose pod template labels are checked against the selector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum WorkloadKind {
@@ -67,6 +79,17 @@ pub struct Settings {
     pub template_labels_kinds: Vec<WorkloadKind>,
     /// Rule 3: non-string values in Service and ReplicationController selectors.
     pub service_selector_values: MutateMode,
+    /// Context-aware: a Service UPDATE whose new selector matches none of the
+    /// live pods the old one matched. Lists the namespace's Pods. Off by
+    /// default: it needs a ClusterAdmissionPolicy with context-aware grants.
+    pub service_selector_change: Mode,
+    /// Context-aware: a controller whose selector matches another
+    /// controller's pods, or the reverse. Lists the namespace's DaemonSets,
+    /// Deployments, ReplicaSets, StatefulSets and ReplicationControllers.
+    pub controller_overlap: Mode,
+    /// Context-aware: a Pod UPDATE whose label change detaches it from its
+    /// controller or moves it in or out of a Service. Warnings only.
+    pub pod_label_change: WarnMode,
 }
 
 impl Default for Settings {
@@ -77,6 +100,9 @@ impl Default for Settings {
             template_labels: Mode::Reject,
             template_labels_kinds: WorkloadKind::ALL.to_vec(),
             service_selector_values: MutateMode::Mutate,
+            service_selector_change: Mode::Off,
+            controller_overlap: Mode::Off,
+            pod_label_change: WarnMode::Off,
         }
     }
 }
@@ -112,6 +138,13 @@ impl Settings {
             })?;
         de.end().map_err(|err| format!("settings: {err}"))?;
         Ok(settings.unwrap_or_default())
+    }
+
+    /// Whether any rule that reads the cluster is on.
+    pub fn reads_cluster(&self) -> bool {
+        self.service_selector_change != Mode::Off
+            || self.controller_overlap != Mode::Off
+            || self.pod_label_change != WarnMode::Off
     }
 
     pub fn checks_template_labels_of(&self, kind: WorkloadKind) -> bool {
@@ -155,6 +188,14 @@ mod tests {
                 "checkLastAppliedConfiguration: invalid type",
             ),
             (r#"[]"#, "settings: invalid type: sequence"),
+            (
+                r#"{"podLabelChange": "reject"}"#,
+                "podLabelChange: unknown variant `reject`, expected `warn` or `off`",
+            ),
+            (
+                r#"{"controllerOverlap": "mutate"}"#,
+                "controllerOverlap: unknown variant `mutate`",
+            ),
         ];
         for (json, fragment) in cases {
             let err = Settings::from_json(json.as_bytes()).expect_err(json);

@@ -32,10 +32,21 @@ fn outcome_of(response: &[u8]) -> Outcome {
     }
 }
 
+/// The host calls answered at the policy's boundary, by the same grant
+/// check and session replay the wasm host uses.
+struct Native(xtask::host::KubernetesHost);
+
+impl selector_guard::cluster::Host for Native {
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.0.answer(operation, payload)
+    }
+}
+
 #[test]
 fn case_table_natively() {
-    let rows = common::run_table(|_, _, payload| {
-        outcome_of(&selector_guard::validate(payload).expect("validate never fails"))
+    let rows = common::run_table(|case, _, payload| {
+        let host = Native(common::kubernetes_host(case));
+        outcome_of(&selector_guard::validate_with(payload, &host).expect("validate never fails"))
     });
     eprintln!("{rows} rows passed natively");
 }
@@ -67,6 +78,31 @@ fn settings_table_natively() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every session file in test_data/sessions is used by at least one row.
+#[test]
+fn every_session_is_used() {
+    let cases = common::load_cases();
+    let used: std::collections::BTreeSet<String> = cases
+        .iter()
+        .filter_map(|c| c.session.as_ref())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    let dir = common::root().join("test_data/sessions");
+    let mut unused = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("test_data/sessions exists") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let rel = format!("test_data/sessions/{name}");
+        if name.ends_with(".yml") && !used.contains(&rel) {
+            unused.push(rel);
+        }
+    }
+    assert!(unused.is_empty(), "sessions no row uses: {unused:?}");
 }
 
 /// Every manifest in test_data/manifests is used by at least one row, and

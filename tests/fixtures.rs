@@ -27,6 +27,26 @@ fn committed_request_fixtures_are_fresh() {
     );
 }
 
+/// Each session recorded from `test_data/sessions/NAME.cluster.yaml` is what
+/// the current `policy.wasm` asks of that cluster (`make fixtures` records
+/// them again). A policy whose queries changed fails here, and in the
+/// replay of every row that uses the session.
+#[test]
+fn committed_session_fixtures_are_fresh() {
+    let policy = root().join("policy.wasm");
+    assert!(
+        policy.exists(),
+        "{} is missing: run `make policy.wasm` (or `make test`) first",
+        policy.display()
+    );
+    let problems = fixtures::check_sessions(&root(), &policy).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        problems.is_empty(),
+        "test_data/sessions is out of date with test_data/sessions/*.cluster.yaml (run `make fixtures`):\n{}",
+        problems.join("\n")
+    );
+}
+
 fn manifests() -> Vec<PathBuf> {
     let dir = root().join("test_data/manifests");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

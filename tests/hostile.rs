@@ -42,7 +42,7 @@ mod wasm;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use selector_guard::settings::{Mode, MutateMode, Settings, WorkloadKind};
+use selector_guard::settings::{Mode, MutateMode, Settings, WarnMode, WorkloadKind};
 use serde_json::{Map, Value, json};
 
 /// At least 10,000 native cases per run (issue 7).
@@ -501,6 +501,19 @@ fn annotation(last_applied: &LastApplied, object: &Value) -> Option<Value> {
     Some(Value::String(text))
 }
 
+/// `validate` natively, with host calls answered as the wasm suite's host
+/// answers them without a grant (every Kubernetes call refused), so that
+/// the two answers compare byte for byte.
+fn native_validate(payload: &[u8]) -> wapc_guest::CallResult {
+    struct NoGrant(xtask::host::KubernetesHost);
+    impl selector_guard::cluster::Host for NoGrant {
+        fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+            self.0.answer(operation, payload)
+        }
+    }
+    selector_guard::validate_with(payload, &NoGrant(xtask::host::KubernetesHost::default()))
+}
+
 // ---------------------------------------------------------------------------
 // Settings sent with requests
 
@@ -520,14 +533,24 @@ fn valid_settings() -> BoxedStrategy<Settings> {
             MutateMode::Warn,
             MutateMode::Off,
         ]),
+        (
+            mode(),
+            mode(),
+            prop::sample::select(vec![WarnMode::Warn, WarnMode::Off]),
+        ),
     )
-        .prop_map(|(ds, last, tl, kinds, svc)| Settings {
-            daemon_set_fields: ds,
-            check_last_applied_configuration: last,
-            template_labels: tl,
-            template_labels_kinds: kinds,
-            service_selector_values: svc,
-        })
+        .prop_map(
+            |(ds, last, tl, kinds, svc, (change, overlap, pods))| Settings {
+                daemon_set_fields: ds,
+                check_last_applied_configuration: last,
+                template_labels: tl,
+                template_labels_kinds: kinds,
+                service_selector_values: svc,
+                service_selector_change: change,
+                controller_overlap: overlap,
+                pod_label_change: pods,
+            },
+        )
         .boxed()
 }
 
@@ -965,14 +988,14 @@ fn damaged_requests_get_answers_natively() {
         (case(), bytes()),
         |(case, damage)| {
             let payload = damaged_bytes(serde_json::to_vec(&case.payload()).unwrap(), &damage);
-            let first = selector_guard::validate(&payload);
+            let first = native_validate(&payload);
             prop_assert!(
                 first.is_ok(),
                 "validate failed: {:?}",
                 first.err().map(|e| e.to_string())
             );
             let first = first.unwrap();
-            let second = selector_guard::validate(&payload).unwrap();
+            let second = native_validate(&payload).unwrap();
             prop_assert!(first == second, "not deterministic");
             check_answer(&case, &first, matches!(damage, Bytes::Intact))
         },
@@ -1012,7 +1035,7 @@ fn damaged_requests_get_answers_through_wasm() {
             sent.envelope = Envelope::Intact;
         }
         let json = check_answer(&sent, &answer, true)?;
-        let native = selector_guard::validate(&payload).unwrap();
+        let native = native_validate(&payload).unwrap();
         let native: Value = parse_deep(&native).unwrap();
         prop_assert_eq!(
             &json,
@@ -1290,6 +1313,7 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             MutateMode::Mutate,
             "{text:?}"
         );
+        assert!(!settings.reads_cluster(), "{text:?}");
     }
     // The same documented defaults, spelled out as JSON.
     assert_eq!(
@@ -1300,6 +1324,9 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             "templateLabels": "reject",
             "templateLabelsKinds": KIND_NAMES,
             "serviceSelectorValues": "mutate",
+            "serviceSelectorChange": "off",
+            "controllerOverlap": "off",
+            "podLabelChange": "off",
         })
     );
 }
@@ -1342,7 +1369,7 @@ fn malformed_handled_objects_are_rejected_by_name() {
                 };
                 let payload = serde_json::to_vec(&case.payload()).unwrap();
                 let answer: Value =
-                    serde_json::from_slice(&selector_guard::validate(&payload).unwrap()).unwrap();
+                    serde_json::from_slice(&native_validate(&payload).unwrap()).unwrap();
                 let message = answer["message"].as_str().unwrap_or_default();
                 checked += 1;
                 if answer["accepted"] != false || !message.contains(named) {

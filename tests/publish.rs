@@ -14,7 +14,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use selector_guard::settings::Settings;
+use selector_guard::cluster::Resource;
+use selector_guard::settings::{Mode, Settings, WarnMode};
 use serde_json::{Value, json};
 use xtask::cmd::{artifacthub, manifest};
 use xtask::metadata::Metadata;
@@ -199,8 +200,9 @@ fn versions_agree_across_cargo_metadata_and_package() {
 #[test]
 fn the_manifest_installs_the_published_module_with_default_settings() {
     let metadata = metadata();
-    let settings =
-        manifest::default_settings_file(&root().join("questions-ui.yml")).expect("defaults");
+    let settings = manifest::manifest_settings(
+        manifest::default_settings_file(&root().join("questions-ui.yml")).expect("defaults"),
+    );
     let text = manifest::render(&metadata, settings).expect("renders");
     // Read it back as kubectl does (YAML 1.1).
     let policy = xtask::yaml11::from_str(&text)
@@ -223,8 +225,34 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
         policy["spec"]["rules"],
         serde_json::to_value(&metadata.rules).expect("rules")
     );
+    // The policy's defaults, with the context-aware rules on at `warn`,
+    // together with the grants they need.
     assert_eq!(
         Settings::from_json(policy["spec"]["settings"].to_string().as_bytes()),
-        Ok(Settings::default())
+        Ok(Settings {
+            service_selector_change: Mode::Warn,
+            controller_overlap: Mode::Warn,
+            pod_label_change: WarnMode::Warn,
+            ..Settings::default()
+        })
     );
+    let mut granted: Vec<(String, String)> = policy["spec"]["contextAwareResources"]
+        .as_array()
+        .expect("contextAwareResources")
+        .iter()
+        .map(|r| {
+            (
+                r["apiVersion"].as_str().expect("apiVersion").to_string(),
+                r["kind"].as_str().expect("kind").to_string(),
+            )
+        })
+        .collect();
+    granted.sort();
+    // Every kind the policy reads, and no other.
+    let mut read: Vec<(String, String)> = Resource::ALL
+        .iter()
+        .map(|r| (r.api_version().to_string(), r.kind().to_string()))
+        .collect();
+    read.sort();
+    assert_eq!(granted, read);
 }

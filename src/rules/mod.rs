@@ -5,17 +5,22 @@
 //! those parts are built. The one mutating rule (`service_selector`) returns
 //! edits of the object's text, and only when it changes something.
 
+pub mod controller_overlap;
 pub mod daemonset_fields;
+pub mod pod_label_change;
 pub mod service_selector;
+pub mod service_selector_change;
 pub mod template_labels;
 
+use crate::cluster::{self, Controller, Host, Resource, Unread};
 use crate::findings::{FieldError, Findings};
 use crate::object::{Object, Shape};
-use crate::settings::{Mode, MutateMode, Settings, WorkloadKind};
-use k8s_openapi::Resource;
+use crate::selector;
+use crate::settings::{Mode, MutateMode, Settings, WarnMode, WorkloadKind};
+use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ReplicationController, Service};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
 use serde_json::Value;
 
 /// The kinds this policy handles. Everything else is accepted untouched.
@@ -23,12 +28,14 @@ use serde_json::Value;
 pub enum Kind {
     Workload(WorkloadKind),
     Service,
+    /// Only `podLabelChange` reads Pods (UPDATE).
+    Pod,
 }
 
 impl Kind {
     /// Resolves a request's `kind` (group, version, kind).
     pub fn from_gvk(group: &str, version: &str, kind: &str) -> Option<Kind> {
-        fn is<R: Resource>(group: &str, version: &str, kind: &str) -> bool {
+        fn is<R: ApiResource>(group: &str, version: &str, kind: &str) -> bool {
             R::GROUP == group && R::VERSION == version && R::KIND == kind
         }
         let workload = if is::<DaemonSet>(group, version, kind) {
@@ -45,6 +52,8 @@ impl Kind {
             WorkloadKind::Job
         } else if is::<Service>(group, version, kind) {
             return Some(Kind::Service);
+        } else if is::<Pod>(group, version, kind) {
+            return Some(Kind::Pod);
         } else {
             return None;
         };
@@ -54,6 +63,7 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Service => Service::KIND,
+            Kind::Pod => Pod::KIND,
             Kind::Workload(w) => match w {
                 WorkloadKind::DaemonSet => DaemonSet::KIND,
                 WorkloadKind::Deployment => Deployment::KIND,
@@ -70,6 +80,7 @@ impl Kind {
         let selector_values = settings.service_selector_values != MutateMode::Off;
         match self {
             Kind::Service => selector_values,
+            Kind::Pod => false,
             Kind::Workload(WorkloadKind::ReplicationController) => {
                 selector_values
                     || settings.checks_template_labels_of(WorkloadKind::ReplicationController)
@@ -83,11 +94,14 @@ impl Kind {
     }
 }
 
-/// The name fields every message's `Kind namespace/name` is made of.
-const NAMES: [(&str, Shape); 3] = [
+/// The name fields every message's `Kind namespace/name` is made of, and
+/// what `controllerOverlap` reads to tell an object from its siblings.
+const NAMES: [(&str, Shape); 5] = [
     ("name", Shape::All),
     ("namespace", Shape::All),
     ("generateName", Shape::All),
+    ("uid", Shape::All),
+    ("ownerReferences", Shape::All),
 ];
 const METADATA: Shape = Shape::Fields(&NAMES);
 /// `spec.template.metadata.labels`, for `template_labels`.
@@ -98,14 +112,31 @@ const TEMPLATE: Shape = Shape::Fields(&[("metadata", Shape::Fields(&[("labels", 
 ///   last-applied-configuration annotation;
 /// - `template_labels`: `spec.selector`, `spec.template.metadata.labels` and
 ///   `spec.manualSelector`;
-/// - `service_selector`: the text of `spec.selector`, whose values it edits.
+/// - `service_selector`: the text of `spec.selector`, whose values it edits;
+/// - `service_selector_change`: that text, and `spec.type`;
+/// - `controller_overlap`: `metadata.uid` and `metadata.ownerReferences`,
+///   the selector and the template labels;
+/// - `pod_label_change`: a Pod's `metadata.labels` and `ownerReferences`.
 pub fn shape(kind: Kind) -> Shape {
     use Shape::{All, Captured, Fields, Present};
     match kind {
         Kind::Service => Fields(&[
             ("metadata", METADATA),
-            ("spec", Fields(&[("selector", Captured { build: false })])),
+            (
+                "spec",
+                Fields(&[("selector", Captured { build: false }), ("type", All)]),
+            ),
         ]),
+        Kind::Pod => Fields(&[(
+            "metadata",
+            Fields(&[
+                ("name", All),
+                ("namespace", All),
+                ("generateName", All),
+                ("labels", All),
+                ("ownerReferences", All),
+            ]),
+        )]),
         Kind::Workload(WorkloadKind::ReplicationController) => Fields(&[
             ("metadata", METADATA),
             (
@@ -123,6 +154,8 @@ pub fn shape(kind: Kind) -> Shape {
                     ("name", All),
                     ("namespace", All),
                     ("generateName", All),
+                    ("uid", All),
+                    ("ownerReferences", All),
                     (
                         "annotations",
                         Fields(&[(daemonset_fields::LAST_APPLIED, All)]),
@@ -177,6 +210,7 @@ pub fn evaluate(kind: Kind, object: &Object, settings: &Settings) -> Findings {
     }
     match kind {
         Kind::Service => findings.merge(service_selector::check(object, settings)),
+        Kind::Pod => {}
         Kind::Workload(workload) => {
             if workload == WorkloadKind::DaemonSet {
                 findings.merge(daemonset_fields::check(value, settings));
@@ -188,6 +222,212 @@ pub fn evaluate(kind: Kind, object: &Object, settings: &Settings) -> Findings {
         }
     }
     findings
+}
+
+/// What an admission request says besides its object, for the rules that
+/// read the cluster.
+pub struct Request<'a> {
+    /// `CREATE` or `UPDATE`.
+    pub operation: &'a str,
+    /// The object's namespace (the request's, else the object's, else `default`).
+    pub namespace: &'a str,
+    /// `oldObject`, decoded to the kind's shape, on UPDATE.
+    pub old: Option<&'a Object<'a>>,
+}
+
+/// Runs the context-aware rules that apply to `kind`, reading the cluster
+/// through `host` only when a rule needs it. A read that fails never
+/// rejects: the rule that needed it is not checked, and one warning per
+/// rule says what could not be read and why.
+pub fn evaluate_in_cluster(
+    kind: Kind,
+    object: &Object,
+    request: &Request,
+    settings: &Settings,
+    host: &dyn Host,
+) -> Findings {
+    let mut findings = Findings::default();
+    if !settings.reads_cluster() || !object.value.is_object() {
+        return findings;
+    }
+    let update_of = request.old.filter(|_| request.operation == "UPDATE");
+    match kind {
+        Kind::Service if settings.service_selector_change != Mode::Off => {
+            if let Some(old) = update_of {
+                findings.merge(selector_change(
+                    object,
+                    old,
+                    request.namespace,
+                    settings,
+                    host,
+                ));
+            }
+        }
+        Kind::Pod if settings.pod_label_change == WarnMode::Warn => {
+            if let Some(old) = update_of {
+                findings.merge(pod_labels(object, old, request.namespace, host));
+            }
+        }
+        Kind::Workload(workload) if settings.controller_overlap != Mode::Off => {
+            if let Some(resource) = controller_resource(workload) {
+                let old =
+                    update_of.and_then(|old| controller_overlap::subject(resource, &old.value));
+                if let Some(subject) = controller_overlap::subject(resource, &object.value) {
+                    findings.merge(overlap(
+                        &subject,
+                        old.as_ref(),
+                        request.namespace,
+                        settings,
+                        host,
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    findings
+}
+
+/// The kinds `controllerOverlap` judges (Jobs get generated selectors).
+fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
+    match kind {
+        WorkloadKind::DaemonSet => Some(Resource::DaemonSet),
+        WorkloadKind::Deployment => Some(Resource::Deployment),
+        WorkloadKind::ReplicaSet => Some(Resource::ReplicaSet),
+        WorkloadKind::StatefulSet => Some(Resource::StatefulSet),
+        WorkloadKind::ReplicationController => Some(Resource::ReplicationController),
+        WorkloadKind::Job => None,
+    }
+}
+
+/// The one warning of a rule whose reads failed.
+fn not_checked(rule: &str, unread: &[Unread]) -> String {
+    let reasons: Vec<String> = unread.iter().map(Unread::to_string).collect();
+    format!("{rule} could not be checked: {}", reasons.join("; "))
+}
+
+/// A Service's `spec.selector`, built from the text its shape captured.
+fn service_selector(object: &Object) -> Option<Value> {
+    object
+        .captured
+        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+}
+
+fn selector_change(
+    object: &Object,
+    old: &Object,
+    namespace: &str,
+    settings: &Settings,
+    host: &dyn Host,
+) -> Findings {
+    let (new_selector, old_selector) = (service_selector(object), service_selector(old));
+    let service_type = lookup(&object.value, &["spec", "type"])
+        .ok()
+        .flatten()
+        .and_then(Value::as_str);
+    let Some(change) =
+        service_selector_change::change(old_selector.as_ref(), new_selector.as_ref(), service_type)
+    else {
+        return Findings::default();
+    };
+    match cluster::list(host, Resource::Pod, namespace) {
+        Ok(pods) => service_selector_change::check(
+            &change,
+            &pods,
+            namespace,
+            settings.service_selector_change,
+        ),
+        Err(unread) => warning(not_checked("serviceSelectorChange", &[unread])),
+    }
+}
+
+fn overlap(
+    subject: &controller_overlap::Subject,
+    old: Option<&controller_overlap::Subject>,
+    namespace: &str,
+    settings: &Settings,
+    host: &dyn Host,
+) -> Findings {
+    let mut lists: Vec<(Resource, Vec<Controller>)> =
+        Vec::with_capacity(Resource::CONTROLLERS.len());
+    let mut unread = Vec::new();
+    for resource in Resource::CONTROLLERS {
+        match cluster::list(host, resource, namespace) {
+            Ok(list) => lists.push((resource, list)),
+            Err(err) => unread.push(err),
+        }
+    }
+    let listed: Vec<(Resource, &[Controller])> = lists
+        .iter()
+        .map(|(r, list)| (*r, list.as_slice()))
+        .collect();
+    let mut findings =
+        controller_overlap::check(subject, old, &listed, settings.controller_overlap);
+    if !unread.is_empty() {
+        findings
+            .warnings
+            .push(not_checked("controllerOverlap", &unread));
+    }
+    findings
+}
+
+fn pod_labels(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findings {
+    let labels_of = |object: &Object| {
+        lookup(&object.value, &["metadata", "labels"])
+            .ok()
+            .flatten()
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let (new_value, old_value) = (labels_of(object), labels_of(old));
+    let empty = |v: &Value| v.is_null() || v.as_object().is_some_and(|m| m.is_empty());
+    if new_value == old_value || (empty(&new_value) && empty(&old_value)) {
+        return Findings::default();
+    }
+    let new = selector::parse_labels(Some(&new_value), "metadata.labels").0;
+    let old = selector::parse_labels(Some(&old_value), "metadata.labels").0;
+    let mut findings = Findings::default();
+    let mut unread = Vec::new();
+    // The controller, when it is of a kind this policy reads; owners of
+    // other kinds (custom resources, a Node for a static pod) are skipped.
+    let metadata = object.value.get("metadata").cloned().unwrap_or(Value::Null);
+    let owner = serde_json::from_value::<cluster::Metadata>(metadata)
+        .ok()
+        .and_then(|m| m.controller().cloned())
+        .and_then(|owner| {
+            Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
+        });
+    if let Some((owner, resource)) = owner {
+        match cluster::get::<Controller>(host, resource, &owner.name, namespace) {
+            Ok(controller) => findings.warnings.extend(pod_label_change::check_controller(
+                &old,
+                &new,
+                &owner,
+                resource,
+                &controller,
+            )),
+            Err(err) => unread.push(err),
+        }
+    }
+    match cluster::list::<cluster::Service>(host, Resource::Service, namespace) {
+        Ok(services) => findings
+            .warnings
+            .extend(pod_label_change::check_services(&old, &new, &services)),
+        Err(err) => unread.push(err),
+    }
+    if !unread.is_empty() {
+        findings
+            .warnings
+            .push(not_checked("podLabelChange", &unread));
+    }
+    findings
+}
+
+fn warning(message: String) -> Findings {
+    Findings {
+        warnings: vec![message],
+        ..Findings::default()
+    }
 }
 
 /// Follows `keys` from `value`. A missing or null step gives `Ok(None)`; a
@@ -231,7 +471,8 @@ mod tests {
             Some(Kind::Workload(WorkloadKind::Job))
         );
         assert_eq!(Kind::from_gvk("extensions", "v1beta1", "DaemonSet"), None);
-        assert_eq!(Kind::from_gvk("", "v1", "Pod"), None);
+        assert_eq!(Kind::from_gvk("", "v1", "Pod"), Some(Kind::Pod));
+        assert_eq!(Kind::from_gvk("", "v1", "Namespace"), None);
     }
 
     #[test]

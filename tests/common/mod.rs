@@ -21,6 +21,11 @@ pub struct Case {
     pub request: PathBuf,
     #[serde(default = "empty_object")]
     pub settings: Value,
+    /// A kwctl session file that answers the policy's host calls, under the
+    /// grants of `policy-metadata.yml` (`--allow-context-aware`). Without
+    /// one, the policy runs without grants and every host call is refused.
+    #[serde(default)]
+    pub session: Option<PathBuf>,
     pub allowed: bool,
     /// Every fragment must occur in the rejection message; `[]` when allowed.
     #[serde(default)]
@@ -72,6 +77,19 @@ pub fn load_cases() -> Vec<Case> {
 
 pub fn load_settings_cases() -> Vec<SettingsCase> {
     read_yaml(&root().join("tests/settings.yaml"))
+}
+
+/// The Kubernetes host a row's policy runs with: the grants of
+/// `policy-metadata.yml` and the row's session, or no grant at all.
+pub fn kubernetes_host(case: &Case) -> xtask::host::KubernetesHost {
+    match &case.session {
+        Some(session) => xtask::host::KubernetesHost::from_files(
+            &root().join("policy-metadata.yml"),
+            &root().join(session),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e:#}", case.name)),
+        None => xtask::host::KubernetesHost::default(),
+    }
 }
 
 /// The AdmissionRequest a row points at.

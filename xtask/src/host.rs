@@ -25,38 +25,45 @@
 //!   `Err` whose message is one line. (kwctl and policy-server turn a trap
 //!   in `validate` into a rejection with code 500 instead.)
 //! - Host calls: `kubewarden/tracing/log` records go to stderr with their
-//!   level; `kubewarden/kubernetes/*` are answered from a [`Replay`] when the
-//!   policy has one, refused otherwise; anything else is refused. A refusal
-//!   is an error returned to the guest, and is also printed to stderr.
+//!   level; `kubewarden/kubernetes/*` go to the policy's [`KubernetesHost`]
+//!   (grant check, then a [`Replay`] or a [`FakeCluster`]); with none
+//!   given ([`Policy::with_kubernetes`]) every one is refused, as for a
+//!   policy run without `--allow-context-aware`. Anything else is refused.
+//!   A refusal is an error returned to the guest, and is also printed to
+//!   stderr.
 
 mod admission;
+mod cluster;
+mod kubernetes;
 mod replay;
 
 pub use admission::{
     AdmissionResponse, AdmissionResponseStatus, MUTATED_DELETE_MESSAGE, SettingsValidation,
     ValidationResponse, admission_request, settings_map,
 };
-pub use replay::Replay;
+pub use cluster::FakeCluster;
+pub use kubernetes::{Answers, Grants, KubernetesHost, Refusal};
+pub use replay::{Exchange, Replay};
 
 use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use wapc::{WapcHost, WasiParams};
 use wasmtime_provider::{WasmtimeEngineProviderBuilder, WasmtimeEngineProviderPre};
 
 /// A compiled policy module, ready to be instantiated cheaply.
 pub struct Policy {
     pre: WasmtimeEngineProviderPre,
-    replay: Option<Arc<Replay>>,
+    /// Forked for each instance, so instances never share a replay cursor.
+    kubernetes: KubernetesHost,
 }
 
 /// One live instance of a policy (one wasm store). Not `Sync`: use one per thread.
 pub struct Instance {
     host: WapcHost,
-    /// Index of the next replayed exchange; reset by every `validate`.
-    cursor: Arc<AtomicUsize>,
+    /// This instance's Kubernetes host; reset by every `validate`.
+    kubernetes: Arc<KubernetesHost>,
 }
 
 impl Policy {
@@ -75,26 +82,36 @@ impl Policy {
             .wasi_params(WasiParams::default())
             .build_pre()
             .map_err(|e| anyhow!("cannot compile the module: {}", one_line(&e.to_string())))?;
-        Ok(Policy { pre, replay: None })
+        Ok(Policy {
+            pre,
+            kubernetes: KubernetesHost::default(),
+        })
     }
 
-    /// Answers `kubernetes/*` host calls from `replay` from now on.
-    pub fn with_replay(mut self, replay: Replay) -> Policy {
-        self.replay = Some(Arc::new(replay));
+    /// Answers `kubernetes/*` host calls with `kubernetes` from now on:
+    /// each instance gets its own [`KubernetesHost::fork`] of it.
+    pub fn with_kubernetes(mut self, kubernetes: KubernetesHost) -> Policy {
+        self.kubernetes = kubernetes;
         self
     }
 
     /// A fresh instance: runs the module's `wapc_init`.
     pub fn instantiate(&self) -> Result<Instance> {
+        self.instantiate_with(self.kubernetes.fork())
+    }
+
+    /// A fresh instance whose `kubernetes/*` calls go to `kubernetes`
+    /// instead of the policy's own (one compiled module, many clusters).
+    pub fn instantiate_with(&self, kubernetes: KubernetesHost) -> Result<Instance> {
         let engine = self
             .pre
             .rehydrate(None)
             .map_err(|e| anyhow!("cannot instantiate the module: {e}"))?;
-        let cursor = Arc::new(AtomicUsize::new(0));
-        let callback = host_callback(self.replay.clone(), cursor.clone());
+        let kubernetes = Arc::new(kubernetes);
+        let callback = host_callback(kubernetes.clone());
         let host = WapcHost::new(Box::new(engine), Some(callback))
             .map_err(|e| anyhow!("cannot initialize the module: {}", one_line(&e.to_string())))?;
-        Ok(Instance { host, cursor })
+        Ok(Instance { host, kubernetes })
     }
 
     /// `protocol_version` on a fresh instance: `"v1"` for SDK policies.
@@ -135,9 +152,15 @@ impl Instance {
         serde_json::from_slice(&answer).map_err(|e| bad_answer("validate_settings", &answer, &e))
     }
 
-    /// Evaluates `request` (an AdmissionRequest) with `settings`.
+    /// This instance's Kubernetes host (e.g. to read what it recorded).
+    pub fn kubernetes(&self) -> &KubernetesHost {
+        &self.kubernetes
+    }
+
+    /// Evaluates `request` (an AdmissionRequest) with `settings`; a replay
+    /// starts over at its first exchange.
     pub fn validate(&self, request: &Value, settings: &Value) -> Result<ValidationResponse> {
-        self.cursor.store(0, Ordering::SeqCst);
+        self.kubernetes.reset();
         let payload =
             serde_json::to_vec(&serde_json::json!({ "request": request, "settings": settings }))?;
         let answer = self.call("validate", &payload)?;
@@ -187,7 +210,7 @@ fn one_line(text: &str) -> String {
 type Callback = Box<wapc::HostCallback>;
 type CallbackResult = Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>>;
 
-fn host_callback(replay: Option<Arc<Replay>>, cursor: Arc<AtomicUsize>) -> Callback {
+fn host_callback(kubernetes: Arc<KubernetesHost>) -> Callback {
     Box::new(
         move |_id: u64,
               binding: &str,
@@ -200,16 +223,9 @@ fn host_callback(replay: Option<Arc<Replay>>, cursor: Arc<AtomicUsize>) -> Callb
                     log_record(payload);
                     Ok(Vec::new())
                 }
-                ("kubewarden", "kubernetes", operation) => match &replay {
-                    Some(replay) => {
-                        let index = cursor.fetch_add(1, Ordering::SeqCst);
-                        replay.answer(index, operation, payload).or_else(refuse)
-                    }
-                    None => refuse(format!(
-                        "refused kubewarden/kubernetes/{operation}: this host has no cluster; \
-                     pass --replay-host-capabilities-interactions FILE to answer it"
-                    )),
-                },
+                ("kubewarden", "kubernetes", operation) => {
+                    kubernetes.answer(operation, payload).or_else(refuse)
+                }
                 _ => refuse(format!(
                     "refused {binding}/{namespace}/{operation}: not a host capability this host provides"
                 )),
@@ -338,19 +354,31 @@ mod tests {
     }
 
     #[test]
-    fn kubernetes_calls_are_refused_without_a_replay_and_answered_with_one() {
+    fn kubernetes_calls_are_refused_without_grants_and_answered_with_them() {
         let payload = br#"{"api_version":"v1","kind":"Pod","namespace":"default","label_selector":null,"field_selector":null}"#;
+        let session = "- type: Exchange\n  request: \"!KubernetesListResourceNamespace\\napi_version: v1\\nkind: Pod\\nnamespace: default\\nlabel_selector: null\\nfield_selector: null\\n\"\n  response:\n    type: Success\n    payload: '{\"items\":[]}'\n";
+        let replay = || Answers::Replay(Replay::parse(session).expect("parses"));
         let err = forwarder()
+            .with_kubernetes(KubernetesHost::new(Grants::none(), replay()))
             .instantiate()
             .expect("instantiates")
             .call("kubernetes/list_resources_by_namespace", payload);
-        assert!(
-            format!("{:#}", err.expect_err("refused"))
-                .contains("--replay-host-capabilities-interactions")
-        );
+        assert!(format!("{:#}", err.expect_err("refused")).contains("--allow-context-aware"));
 
-        let session = "- type: Exchange\n  request: \"!KubernetesListResourceNamespace\\napi_version: v1\\nkind: Pod\\nnamespace: default\\nlabel_selector: null\\nfield_selector: null\\n\"\n  response:\n    type: Success\n    payload: '{\"items\":[]}'\n";
-        let policy = forwarder().with_replay(Replay::parse(session).expect("parses"));
+        let mut metadata = crate::metadata::Metadata::from_yaml_str(
+            "mutating: false\nannotations: {io.kubewarden.policy.title: t, io.kubewarden.policy.version: 0.1.0, io.kubewarden.policy.description: d, io.kubewarden.policy.ociUrl: o/p, io.artifacthub.displayName: T}\n",
+        )
+        .expect("metadata");
+        metadata
+            .context_aware_resources
+            .insert(crate::metadata::ContextAwareResource {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+            });
+        let policy = forwarder().with_kubernetes(KubernetesHost::new(
+            Grants::from_metadata(&metadata),
+            replay(),
+        ));
         let instance = policy.instantiate().expect("instantiates");
         let answer = instance
             .call("kubernetes/list_resources_by_namespace", payload)

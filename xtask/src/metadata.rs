@@ -47,13 +47,14 @@ pub const REQUIRED_ANNOTATIONS: [&str; 5] = [
 ];
 
 /// Keys accepted at the top level of `policy-metadata.yml`.
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
     "rules",
     "mutating",
     "backgroundAudit",
     "executionMode",
     "policyType",
     "contextAwareResources",
+    "hostCapabilities",
     "minimumKubewardenVersion",
     "annotations",
     "protocolVersion",
@@ -85,6 +86,8 @@ pub struct Rule {
     pub operations: Vec<Operation>,
 }
 
+/// A kind the policy may read from the cluster: an exact, case-sensitive
+/// `{apiVersion, kind}` pair (`v1`/`Pod`, `apps/v1`/`ReplicaSet`).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContextAwareResource {
@@ -142,6 +145,13 @@ pub struct Metadata {
     pub policy_type: PolicyType,
     #[serde(default)]
     pub context_aware_resources: BTreeSet<ContextAwareResource>,
+    /// Host capabilities the policy may call, `namespace/operation` or
+    /// `namespace/*` (e.g. `kubernetes/get_resource`). Empty means "not
+    /// declared": hosts then check only `contextAwareResources`, as before
+    /// policy-server 1.35. Omitted from the JSON when empty, so metadata
+    /// written before the key existed reads and writes the same.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_capabilities: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_kubewarden_version: Option<semver::Version>,
 }
@@ -173,6 +183,10 @@ pub enum MetadataError {
     BadResources { rule: usize, reason: String },
     #[error("contextAwareResources: apiVersion and kind must not be empty")]
     EmptyContextAwareResource,
+    #[error(
+        "hostCapabilities[{index}]: {value:?} is not `namespace/operation` or `namespace/*` (e.g. `kubernetes/get_resource`)"
+    )]
+    BadHostCapability { index: usize, value: String },
     #[error("protocolVersion is missing; `annotate` sets it from the module")]
     NoProtocolVersion,
     #[error("protocolVersion is Unknown, but executionMode is kubewarden-wapc")]
@@ -244,6 +258,21 @@ impl Metadata {
             .any(|r| r.api_version.is_empty() || r.kind.is_empty())
         {
             return Err(MetadataError::EmptyContextAwareResource);
+        }
+        for (index, capability) in self.host_capabilities.iter().enumerate() {
+            let well_formed = capability
+                .split_once('/')
+                .is_some_and(|(namespace, operation)| {
+                    !namespace.is_empty()
+                        && !operation.is_empty()
+                        && !capability.chars().any(char::is_whitespace)
+                });
+            if !well_formed {
+                return Err(MetadataError::BadHostCapability {
+                    index,
+                    value: capability.clone(),
+                });
+            }
         }
         for key in REQUIRED_ANNOTATIONS {
             match self.annotation(key) {
@@ -491,6 +520,39 @@ annotations:
             format!("{err:#}").contains("not a semantic version"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn host_capabilities_are_read_checked_and_omitted_when_empty() {
+        let text = format!(
+            "{MINIMAL}hostCapabilities: [kubernetes/get_resource, kubernetes/*]\ncontextAwareResources:\n- {{apiVersion: v1, kind: Pod}}\n"
+        );
+        let m = Metadata::from_yaml_str(&text).expect("valid");
+        assert_eq!(
+            m.host_capabilities,
+            ["kubernetes/get_resource", "kubernetes/*"]
+        );
+        let json = serde_json::to_string(&m).expect("serializes");
+        assert!(
+            json.ends_with(r#""contextAwareResources":[{"apiVersion":"v1","kind":"Pod"}],"hostCapabilities":["kubernetes/get_resource","kubernetes/*"]}"#),
+            "{json}"
+        );
+        let plain = serde_json::to_string(&Metadata::from_yaml_str(MINIMAL).expect("valid"))
+            .expect("serializes");
+        assert!(!plain.contains("hostCapabilities"), "{plain}");
+        for bad in [
+            "kubernetes",
+            "/get_resource",
+            "kubernetes/",
+            "kubernetes/get resource",
+        ] {
+            let err = Metadata::from_yaml_str(&format!("{MINIMAL}hostCapabilities: [\"{bad}\"]\n"))
+                .expect_err(bad);
+            assert!(
+                format!("{err:#}").contains("hostCapabilities[0]"),
+                "{bad}: {err:#}"
+            );
+        }
     }
 
     #[test]

@@ -308,3 +308,294 @@ fn agrees_with_kwctl_when_installed() {
         failures.join("\n")
     );
 }
+
+// --- Context-aware rows: grants from annotated-policy.wasm, answers replayed
+
+/// annotated-policy.wasm: policy.wasm with policy-metadata.yml embedded,
+/// whose contextAwareResources `--allow-context-aware` grants.
+fn annotated_policy_wasm() -> String {
+    let wasm = root().join("annotated-policy.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run `make annotated-policy.wasm` (or `make test`) first",
+        wasm.display()
+    );
+    wasm.to_string_lossy().into_owned()
+}
+
+/// One row of `tests/cases.yaml` that names a `session:`.
+struct SessionRow {
+    name: String,
+    request: String,
+    settings: String,
+    session: String,
+    allowed: bool,
+    message: Vec<String>,
+    warnings: Vec<String>,
+}
+
+fn strings(row: &Value, key: &str) -> Vec<String> {
+    row.get(key)
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The rows of `tests/cases.yaml` with a `session:` key, in table order.
+fn session_rows() -> Vec<SessionRow> {
+    let path = root().join("tests/cases.yaml");
+    let text = std::fs::read_to_string(&path).expect("tests/cases.yaml");
+    let rows = yaml11::parse(&text, Schema::Core)
+        .expect("tests/cases.yaml is YAML")
+        .remove(0)
+        .value;
+    rows.as_array()
+        .expect("tests/cases.yaml is a list")
+        .iter()
+        .filter_map(|row| {
+            let session = row.get("session")?.as_str()?.to_owned();
+            let text = |key: &str| row[key].as_str().unwrap_or_default().to_owned();
+            Some(SessionRow {
+                name: text("name"),
+                request: text("request"),
+                settings: match row.get("settings") {
+                    Some(Value::Null) | None => "{}".to_owned(),
+                    Some(settings) => settings.to_string(),
+                },
+                session,
+                allowed: row["allowed"].as_bool().expect("`allowed` is a boolean"),
+                message: strings(row, "message"),
+                warnings: strings(row, "warnings"),
+            })
+        })
+        .collect()
+}
+
+fn run_row(row: &SessionRow, policy: &str, allow_context_aware: bool) -> Output {
+    let mut args = vec!["run"];
+    if allow_context_aware {
+        args.push("--allow-context-aware");
+    }
+    args.extend([
+        "--replay-host-capabilities-interactions",
+        &row.session,
+        "--settings-json",
+        &row.settings,
+        "--request-path",
+        &row.request,
+        policy,
+    ]);
+    xtask(&args)
+}
+
+/// The AdmissionResponse line, or why there is none.
+fn response_of(out: &Output) -> Result<Value, String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("xtask run failed: {stderr}"));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("stdout is not JSON ({e}): {stderr}"))
+}
+
+fn warnings_of(response: &Value) -> Vec<String> {
+    strings(response, "warnings")
+}
+
+/// Every mismatch between a row and a response.
+fn mismatches(row: &SessionRow, response: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    if response["allowed"] != Value::Bool(row.allowed) {
+        errors.push(format!(
+            "allowed: expected {}, got {}",
+            row.allowed, response["allowed"]
+        ));
+    }
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    for fragment in &row.message {
+        if !message.contains(fragment.as_str()) {
+            errors.push(format!("message lacks {fragment:?}: {message:?}"));
+        }
+    }
+    let warnings = warnings_of(response);
+    if warnings.len() != row.warnings.len() {
+        errors.push(format!(
+            "expected {} warnings, got {}: {warnings:?}",
+            row.warnings.len(),
+            warnings.len()
+        ));
+    }
+    for (i, (fragment, warning)) in row.warnings.iter().zip(&warnings).enumerate() {
+        if !warning.contains(fragment.as_str()) {
+            errors.push(format!("warning {i} lacks {fragment:?}: {warning:?}"));
+        }
+    }
+    errors
+}
+
+/// Every row of tests/cases.yaml with a `session:` through the process, as
+/// a user would run it under kwctl:
+/// `run --allow-context-aware --replay-host-capabilities-interactions SESSION
+/// --settings-json SETTINGS --request-path REQUEST annotated-policy.wasm`.
+#[test]
+fn context_aware_rows_replay_through_the_annotated_policy() {
+    let rows = session_rows();
+    eprintln!(
+        "context_aware_rows_replay_through_the_annotated_policy: {} row(s) of tests/cases.yaml have a session",
+        rows.len()
+    );
+    if rows.is_empty() {
+        return;
+    }
+    let policy = annotated_policy_wasm();
+    let mut failures = Vec::new();
+    for row in &rows {
+        let errors = match response_of(&run_row(row, &policy, true)) {
+            Ok(response) => mismatches(row, &response),
+            Err(error) => vec![error],
+        };
+        if !errors.is_empty() {
+            failures.push(format!("- {}\n    {}", row.name, errors.join("\n    ")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} context-aware rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+/// The first row with a session whose request the grant matters for.
+fn first_session_row() -> Option<SessionRow> {
+    let row = session_rows().into_iter().next();
+    if row.is_none() {
+        eprintln!("no row of tests/cases.yaml has a session: nothing to refuse");
+    }
+    row
+}
+
+/// As under kwctl, `--allow-context-aware` grants nothing to a module
+/// without metadata: the host refuses every call (one WARN line says why)
+/// and the policy, which never rejects for a failed read, warns instead.
+#[test]
+fn an_unannotated_policy_gets_no_grant() {
+    let Some(row) = first_session_row() else {
+        return;
+    };
+    let out = run_row(&row, &policy_wasm(), true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let response = response_of(&out).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+    assert!(
+        stderr.contains("is not annotated (no io.kubewarden.metadata section)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("WARN  host: Policy has not been granted access to Kubernetes "),
+        "{stderr}"
+    );
+    let warnings = warnings_of(&response);
+    assert!(
+        warnings.iter().any(|w| w.contains("could not be checked")),
+        "{}: the policy must warn that it could not check: {warnings:?}",
+        row.name
+    );
+}
+
+/// Without `--allow-context-aware`, a session changes nothing: every call
+/// is refused before any exchange is read, as kwctl does.
+#[test]
+fn without_allow_context_aware_a_session_is_not_used() {
+    let Some(row) = first_session_row() else {
+        return;
+    };
+    let out = run_row(&row, &annotated_policy_wasm(), false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let response = response_of(&out).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+    assert!(
+        stderr.contains("not run with --allow-context-aware"),
+        "{stderr}"
+    );
+    assert!(
+        warnings_of(&response)
+            .iter()
+            .any(|w| w.contains("could not be checked")),
+        "{response}"
+    );
+}
+
+/// `--cluster-state` answers from manifests and
+/// `--record-host-capabilities-interactions` writes what was asked; the
+/// recording replays to the same response.
+#[test]
+fn a_recorded_cluster_session_replays_to_the_same_response() {
+    let sessions = root().join("test_data/sessions");
+    let mut clusters: Vec<PathBuf> = std::fs::read_dir(&sessions)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".cluster.yaml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    clusters.sort();
+    let Some(cluster) = clusters.first() else {
+        eprintln!("no test_data/sessions/*.cluster.yaml: nothing to record");
+        return;
+    };
+    let file = cluster.file_name().expect("a file").to_string_lossy();
+    let name = file.trim_end_matches(".cluster.yaml");
+    let stem = name.split("--").next().unwrap_or(name);
+    let request = format!("test_data/requests/{stem}.json");
+    let policy = annotated_policy_wasm();
+    let recorded = temp_file(&format!("{name}.yml"), "");
+    let settings = xtask::cmd::fixtures::SESSION_SETTINGS;
+    let live = xtask(&[
+        "run",
+        "--allow-context-aware",
+        "--cluster-state",
+        &cluster.to_string_lossy(),
+        "--record-host-capabilities-interactions",
+        &recorded.to_string_lossy(),
+        "--settings-json",
+        settings,
+        "--request-path",
+        &request,
+        &policy,
+    ]);
+    let live = response_of(&live).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let session = std::fs::read_to_string(&recorded).expect("the session was written");
+    xtask::host::Replay::parse(&session).unwrap_or_else(|e| panic!("{e:#}\n{session}"));
+    let replayed = xtask(&[
+        "run",
+        "--allow-context-aware",
+        "--replay-host-capabilities-interactions",
+        &recorded.to_string_lossy(),
+        "--settings-json",
+        settings,
+        "--request-path",
+        &request,
+        &policy,
+    ]);
+    let replayed = response_of(&replayed).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(live, replayed, "{session}");
+    // The conflicting sources are refused by the command line.
+    let both = xtask(&[
+        "run",
+        "--cluster-state",
+        &cluster.to_string_lossy(),
+        "--replay-host-capabilities-interactions",
+        &recorded.to_string_lossy(),
+        "--request-path",
+        &request,
+        &policy,
+    ]);
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+}

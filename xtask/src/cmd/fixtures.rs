@@ -7,46 +7,79 @@
 //!   one (`NAME.old.yaml` has no request of its own);
 //! - `NAME.delete.yaml` → `NAME.delete.json`, a DELETE of that object.
 //!
-//! Without `--check` every request is (re)written; a request file with no
-//! manifest is reported, not deleted. With `--check` nothing is written
-//! and every stale, missing or orphan request file is an error.
+//! Host-capability sessions are recorded, not written by hand:
+//! `test_data/sessions/NAME.cluster.yaml` holds the cluster's objects (as
+//! `kubectl get -o yaml` shows them); the policy (`policy.wasm`) evaluates
+//! `test_data/requests/STEM.json`, where STEM is NAME up to the first `--`,
+//! with [`SESSION_SETTINGS`] and the grants of `policy-metadata.yml`,
+//! against that cluster, and its calls are recorded, in kwctl's session
+//! format, into `test_data/sessions/NAME.yml`. `NAME.recorded.yml` files
+//! are sessions recorded elsewhere (e.g. against a real cluster with kwctl)
+//! and are kept as they are.
+//!
+//! Without `--check` every request and session is (re)written; a request
+//! or session file with no source is reported, not deleted. With `--check`
+//! nothing is written and every stale, missing or orphan file is an error.
 
 use anyhow::{Context, Result, bail, ensure};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::scaffold::{Operation, admission_request, read_manifests, render};
+use crate::host::{Answers, FakeCluster, Grants, KubernetesHost, Policy};
+use crate::metadata::Metadata;
+
+/// The settings sessions are recorded with: every context-aware rule on, at `warn`.
+pub const SESSION_SETTINGS: &str =
+    r#"{"serviceSelectorChange":"warn","controllerOverlap":"warn","podLabelChange":"warn"}"#;
+
+const SESSIONS: &str = "test_data/sessions";
+const CLUSTER_SUFFIX: &str = ".cluster.yaml";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Only check that every request file is up to date; write nothing.
+    /// Only check that every request and session file is up to date; write nothing.
     #[arg(long)]
     pub check: bool,
     /// The repository root (default: the workspace root).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// The policy that records the sessions (default: ROOT/policy.wasm).
+    #[arg(long, value_name = "POLICY.wasm")]
+    pub policy: Option<PathBuf>,
 }
 
 pub fn main(args: Args) -> Result<()> {
     let root = args.root.clone().unwrap_or_else(workspace_root);
+    let policy = args
+        .policy
+        .clone()
+        .unwrap_or_else(|| root.join("policy.wasm"));
     if args.check {
-        let problems = check(&root)?;
+        let mut problems = check(&root)?;
+        problems.extend(check_sessions(&root, &policy)?);
         if !problems.is_empty() {
             for problem in &problems {
                 eprintln!("{problem}");
             }
             bail!(
-                "{} request fixture(s) out of date: run `make fixtures`",
+                "{} fixture(s) out of date: run `make fixtures`",
                 problems.len()
             );
         }
         println!(
-            "test_data/requests: {} fixtures up to date",
-            expected(&root)?.len()
+            "test_data/requests: {} fixtures up to date; {SESSIONS}: {} sessions up to date",
+            expected(&root)?.len(),
+            cluster_names(&root)?.len()
         );
         return Ok(());
     }
-    let expected = expected(&root)?;
+    write_requests(&root)?;
+    write_sessions(&root, &policy)
+}
+
+fn write_requests(root: &Path) -> Result<()> {
+    let expected = expected(root)?;
     let requests = root.join("test_data/requests");
     std::fs::create_dir_all(&requests)
         .with_context(|| format!("cannot create {}", requests.display()))?;
@@ -60,7 +93,7 @@ pub fn main(args: Args) -> Result<()> {
             written += 1;
         }
     }
-    for orphan in orphans(&root, &expected)? {
+    for orphan in orphans(root, &expected)? {
         eprintln!(
             "WARNING: test_data/requests/{orphan} has no manifest in test_data/manifests/: delete it or add one"
         );
@@ -70,6 +103,143 @@ pub fn main(args: Args) -> Result<()> {
         expected.len()
     );
     Ok(())
+}
+
+fn write_sessions(root: &Path, policy: &Path) -> Result<()> {
+    let expected = expected_sessions(root, policy)?;
+    let sessions = root.join(SESSIONS);
+    if !expected.is_empty() {
+        std::fs::create_dir_all(&sessions)
+            .with_context(|| format!("cannot create {}", sessions.display()))?;
+    }
+    let mut written = 0;
+    for (name, text) in &expected {
+        let path = sessions.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("wrote {SESSIONS}/{name}");
+            written += 1;
+        }
+    }
+    for orphan in session_orphans(root, &expected)? {
+        eprintln!(
+            "WARNING: {SESSIONS}/{orphan} has no {SESSIONS}/*{CLUSTER_SUFFIX} to record it from: delete it or add one"
+        );
+    }
+    println!(
+        "{SESSIONS}: {} sessions, {written} rewritten",
+        expected.len()
+    );
+    Ok(())
+}
+
+/// Every problem with the committed session files under `root`, one line
+/// each: stale, missing, or orphan (a session with no
+/// `NAME.cluster.yaml`). `policy` is the module that records them
+/// (`policy.wasm`); it is loaded only when there is a cluster file.
+pub fn check_sessions(root: &Path, policy: &Path) -> Result<Vec<String>> {
+    let expected = expected_sessions(root, policy)?;
+    let mut problems = Vec::new();
+    for (name, text) in &expected {
+        let path = root.join(SESSIONS).join(name);
+        match std::fs::read_to_string(&path) {
+            Err(_) => problems.push(format!("missing: {SESSIONS}/{name}")),
+            Ok(actual) if actual != *text => problems.push(format!("stale: {SESSIONS}/{name}")),
+            Ok(_) => {}
+        }
+    }
+    for orphan in session_orphans(root, &expected)? {
+        problems.push(format!("orphan: {SESSIONS}/{orphan} (no {CLUSTER_SUFFIX})"));
+    }
+    Ok(problems)
+}
+
+/// The cluster files `test_data/sessions/NAME.cluster.yaml`, as NAMEs, sorted.
+fn cluster_names(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join(SESSIONS);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let file = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(CLUSTER_SUFFIX) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Session file name (`NAME.yml`) → the session `policy` records against
+/// `NAME.cluster.yaml`, for every cluster file under `root`.
+pub fn expected_sessions(root: &Path, policy: &Path) -> Result<BTreeMap<String, String>> {
+    let names = cluster_names(root)?;
+    let mut out = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    ensure!(
+        policy.exists(),
+        "{} is missing: run `make policy.wasm` to record {SESSIONS}",
+        policy.display()
+    );
+    let module = Policy::load(policy)?;
+    let metadata = Metadata::from_yaml_file(&root.join("policy-metadata.yml"))?;
+    let settings: serde_json::Value = serde_json::from_str(SESSION_SETTINGS)?;
+    for name in &names {
+        let stem = name.split("--").next().unwrap_or(name);
+        let request_path = root.join("test_data/requests").join(format!("{stem}.json"));
+        let cluster_path = root.join(SESSIONS).join(format!("{name}{CLUSTER_SUFFIX}"));
+        let record = || -> Result<String> {
+            let input: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(&request_path)
+                    .with_context(|| format!("cannot read {}", request_path.display()))?,
+            )
+            .with_context(|| format!("{} is not JSON", request_path.display()))?;
+            let request = crate::host::admission_request(&input)?;
+            let kubernetes = KubernetesHost::new(
+                Grants::from_metadata(&metadata),
+                Answers::Cluster(FakeCluster::load(&cluster_path)?),
+            )
+            .recording();
+            let instance = module.instantiate_with(kubernetes)?;
+            let verdict = instance.validate_settings(&settings)?;
+            ensure!(
+                verdict.valid,
+                "the policy refuses the session settings {SESSION_SETTINGS}: {}",
+                verdict.message.unwrap_or_default()
+            );
+            instance.validate(&request, &settings)?;
+            instance.kubernetes().recorded().to_yaml()
+        };
+        let session = record().with_context(|| {
+            format!("recording {SESSIONS}/{name}.yml (request test_data/requests/{stem}.json)")
+        })?;
+        out.insert(format!("{name}.yml"), session);
+    }
+    Ok(out)
+}
+
+/// Suffix of session files recorded elsewhere, which no cluster file produces.
+const RECORDED_SUFFIX: &str = ".recorded.yml";
+
+/// Session files (`*.yml`, except `*.recorded.yml`) that no cluster file produces.
+fn session_orphans(root: &Path, expected: &BTreeMap<String, String>) -> Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(root.join(SESSIONS)) else {
+        return Ok(Vec::new());
+    };
+    let mut orphans = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let generated = name.ends_with(".yml") && !name.ends_with(RECORDED_SUFFIX);
+        if generated && !expected.contains_key(&name) {
+            orphans.push(name);
+        }
+    }
+    orphans.sort();
+    Ok(orphans)
 }
 
 /// The workspace root: the parent of this crate's directory.

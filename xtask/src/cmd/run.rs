@@ -5,13 +5,26 @@
 //! one AdmissionResponse JSON line is printed on stdout. The request file is
 //! a bare AdmissionRequest or an AdmissionReview. `--human` prints the
 //! verdict, message, warnings and decoded patch readably instead.
+//!
+//! Context-aware calls, as under kwctl: without `--allow-context-aware`
+//! every `kubernetes/*` call is refused (even with a session to replay);
+//! with it, the module's own metadata (its `io.kubewarden.metadata`
+//! section) grants its `contextAwareResources`, and an unannotated module
+//! gets no grant. Answers come from a kwctl session
+//! (`--replay-host-capabilities-interactions`) or from manifests
+//! (`--cluster-state`); `--record-host-capabilities-interactions` writes
+//! the calls made and their answers as a kwctl session.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::host::{AdmissionResponse, Policy, Replay, admission_request, settings_map};
+use crate::host::{
+    AdmissionResponse, Answers, FakeCluster, Grants, KubernetesHost, Policy, Replay,
+    admission_request, settings_map,
+};
+use crate::metadata::Metadata;
 use crate::yaml11::{self, Schema};
 
 #[derive(clap::Args)]
@@ -25,9 +38,20 @@ pub struct Args {
     /// The AdmissionRequest (or AdmissionReview) to evaluate, as JSON.
     #[arg(long, short = 'r', value_name = "FILE")]
     pub request_path: PathBuf,
+    /// Grant the Kubernetes resources listed in the annotated module's
+    /// contextAwareResources (an unannotated module gets no grant).
+    #[arg(long)]
+    pub allow_context_aware: bool,
     /// Answer the policy's Kubernetes host calls from a session recorded by kwctl.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster_state")]
     pub replay_host_capabilities_interactions: Option<PathBuf>,
+    /// Answer the policy's Kubernetes host calls from the objects in these
+    /// manifests (multi-document YAML, read as kubectl reads it).
+    #[arg(long, value_name = "FILE")]
+    pub cluster_state: Option<PathBuf>,
+    /// Write the Kubernetes host calls and their answers to FILE, as a kwctl session.
+    #[arg(long, value_name = "FILE")]
+    pub record_host_capabilities_interactions: Option<PathBuf>,
     /// Print a readable verdict instead of kwctl's AdmissionResponse JSON line.
     #[arg(long)]
     pub human: bool,
@@ -42,11 +66,24 @@ pub fn main(args: Args) -> Result<()> {
     let request = admission_request(&input)
         .with_context(|| format!("request file {}", args.request_path.display()))?;
 
-    let path = args.policy.strip_prefix("file://").unwrap_or(&args.policy);
-    let mut policy = Policy::load(path)?;
-    if let Some(session) = &args.replay_host_capabilities_interactions {
-        policy = policy.with_replay(Replay::load(session)?);
+    let path = Path::new(args.policy.strip_prefix("file://").unwrap_or(&args.policy));
+    let module =
+        std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+    let grants = grants(&module, path, args.allow_context_aware)?;
+    let answers = if let Some(session) = &args.replay_host_capabilities_interactions {
+        Answers::Replay(Replay::load(session)?)
+    } else if let Some(state) = &args.cluster_state {
+        Answers::Cluster(FakeCluster::load(state)?)
+    } else {
+        Answers::Nothing
+    };
+    let mut kubernetes = KubernetesHost::new(grants, answers);
+    if args.record_host_capabilities_interactions.is_some() {
+        kubernetes = kubernetes.recording();
     }
+    let policy = Policy::from_bytes(&module)
+        .with_context(|| format!("cannot load policy {}", path.display()))?
+        .with_kubernetes(kubernetes);
     // One instance for both calls, as kwctl does.
     let instance = policy.instantiate()?;
     let verdict = instance.validate_settings(&settings)?;
@@ -57,6 +94,10 @@ pub fn main(args: Args) -> Result<()> {
         );
     }
     let answer = instance.validate(&request, &settings)?;
+    if let Some(out) = &args.record_host_capabilities_interactions {
+        let session = instance.kubernetes().recorded().to_yaml()?;
+        std::fs::write(out, session).with_context(|| format!("cannot write {}", out.display()))?;
+    }
     let response = AdmissionResponse::from_validation(&request, &answer)?;
     if args.human {
         print!("{}", human(&args.request_path, &request, &response)?);
@@ -64,6 +105,28 @@ pub fn main(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string(&response)?);
     }
     Ok(())
+}
+
+/// What `kwctl run` grants the module: nothing without
+/// `--allow-context-aware`; with it, what the module's embedded metadata
+/// lists, and nothing (with one WARN line) when the module has none.
+pub fn grants(module: &[u8], path: &Path, allow_context_aware: bool) -> Result<Grants> {
+    if !allow_context_aware {
+        return Ok(Grants::none());
+    }
+    match Metadata::from_module(module)
+        .with_context(|| format!("cannot read the metadata of {}", path.display()))?
+    {
+        Some(metadata) => Ok(Grants::from_metadata(&metadata)),
+        None => {
+            eprintln!(
+                "WARN  host: --allow-context-aware: {} is not annotated (no io.kubewarden.metadata section), \
+                 so no Kubernetes resource is granted; annotate it with `make annotated-policy.wasm`",
+                path.display()
+            );
+            Ok(Grants::context_aware_without_resources())
+        }
+    }
 }
 
 /// The settings map (`{}` when none is given), from `--settings-json` or

@@ -18,11 +18,19 @@
 //!
 //! As in kwctl, exchanges are consumed in order: the n-th host call of an
 //! evaluation must equal the n-th recorded request (same variant, same
-//! fields; a missing field equals `null`), else the call fails with
+//! fields; a missing field equals `null`; `field_masks` compare as sets,
+//! so their order and duplicates do not count), else the call fails with
 //! `Replay error: unexpected request`. Running past the end fails too.
+//!
+//! [`Replay::to_yaml`] writes a session in the same format, request fields
+//! in the order of the SDK's request structs, so a session recorded here
+//! (`cargo xtask run --record-host-capabilities-interactions`) reads back
+//! with [`Replay::parse`] and with kwctl.
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
+use serde_yaml_ng::value::{Tag, TaggedValue};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::yaml11::{self, Schema};
@@ -33,8 +41,9 @@ pub struct Replay {
     exchanges: Vec<Exchange>,
 }
 
+/// One host call and its answer, as a session stores it.
 #[derive(Debug, Clone, PartialEq)]
-struct Exchange {
+pub struct Exchange {
     /// The `CallbackRequestType` variant, e.g. `KubernetesGetResource`.
     variant: String,
     fields: Map<String, Value>,
@@ -43,7 +52,7 @@ struct Exchange {
 
 /// The `CallbackRequestType` variant kwctl records for a waPC
 /// `kubernetes/<operation>` call.
-fn variant_of(operation: &str) -> Option<&'static str> {
+pub fn variant_of(operation: &str) -> Option<&'static str> {
     Some(match operation {
         "list_resources_by_namespace" => "KubernetesListResourceNamespace",
         "list_resources_all" => "KubernetesListResourceAll",
@@ -51,6 +60,37 @@ fn variant_of(operation: &str) -> Option<&'static str> {
         "can_i" => "KubernetesCanI",
         _ => return None,
     })
+}
+
+/// The request fields of a variant, in the order of the SDK's request
+/// struct (`field_masks` last, as newer SDKs append it).
+fn field_order(variant: &str) -> &'static [&'static str] {
+    match variant {
+        "KubernetesListResourceNamespace" => &[
+            "api_version",
+            "kind",
+            "namespace",
+            "label_selector",
+            "field_selector",
+            "field_masks",
+        ],
+        "KubernetesListResourceAll" => &[
+            "api_version",
+            "kind",
+            "label_selector",
+            "field_selector",
+            "field_masks",
+        ],
+        "KubernetesGetResource" => &[
+            "api_version",
+            "kind",
+            "name",
+            "namespace",
+            "disable_cache",
+            "field_masks",
+        ],
+        _ => &[],
+    }
 }
 
 impl Replay {
@@ -87,6 +127,23 @@ impl Replay {
         })
     }
 
+    /// A session made of `exchanges`, in order.
+    pub fn from_exchanges(exchanges: Vec<Exchange>) -> Replay {
+        Replay { exchanges }
+    }
+
+    /// The session in kwctl's format (see the module doc): deterministic,
+    /// and read back by [`Replay::parse`] as the same session. An empty
+    /// session is `[]`.
+    pub fn to_yaml(&self) -> Result<String> {
+        let list: Vec<serde_yaml_ng::Value> = self
+            .exchanges
+            .iter()
+            .map(Exchange::to_yaml_value)
+            .collect::<Result<_>>()?;
+        Ok(serde_yaml_ng::to_string(&list)?)
+    }
+
     /// Number of recorded exchanges.
     pub fn len(&self) -> usize {
         self.exchanges.len()
@@ -101,7 +158,12 @@ impl Replay {
     /// `kubewarden/kubernetes/<operation>` call with a JSON `payload`.
     pub fn answer(&self, index: usize, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         let Some(exchange) = self.exchanges.get(index) else {
-            return Err("the list of recorded responses is empty or has been exhausted".to_owned());
+            return Err(format!(
+                "Replay error: the list of recorded responses is empty or has been exhausted \
+                 (the session holds {} exchange(s); kubernetes/{operation} is host call {} of this evaluation)",
+                self.exchanges.len(),
+                index + 1
+            ));
         };
         let got: Value = serde_json::from_slice(payload)
             .map_err(|e| format!("kubernetes/{operation}: the payload is not JSON: {e}"))?;
@@ -119,6 +181,79 @@ impl Replay {
 }
 
 impl Exchange {
+    /// The exchange for a waPC `kubewarden/kubernetes/<operation>` call
+    /// with the JSON `payload`, answered with `response` (the answer's
+    /// bytes, or the error text returned to the guest).
+    pub fn new(
+        operation: &str,
+        payload: &[u8],
+        response: Result<Vec<u8>, String>,
+    ) -> Result<Exchange, String> {
+        let variant = variant_of(operation)
+            .ok_or_else(|| format!("kubernetes/{operation} is not a Kubernetes host capability"))?;
+        let fields = match serde_json::from_slice(payload) {
+            Ok(Value::Object(fields)) => fields,
+            Ok(other) => {
+                return Err(format!(
+                    "kubernetes/{operation}: the payload must be a JSON object, got {other}"
+                ));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "kubernetes/{operation}: the payload is not JSON: {e}"
+                ));
+            }
+        };
+        Ok(Exchange {
+            variant: variant.to_owned(),
+            fields,
+            response,
+        })
+    }
+
+    /// `{type: Exchange, request: "!Variant\n...", response: {...}}`.
+    fn to_yaml_value(&self) -> Result<serde_yaml_ng::Value> {
+        use serde_yaml_ng::{Mapping, Value as Yaml};
+        let order = field_order(&self.variant);
+        let mut request = Mapping::new();
+        let known = order.iter().map(|key| (*key, self.fields.get(*key)));
+        let others = self
+            .fields
+            .iter()
+            .filter(|(key, _)| !order.contains(&key.as_str()))
+            .map(|(key, value)| (key.as_str(), Some(value)));
+        for (key, value) in known.chain(others) {
+            let value = serde_yaml_ng::to_value(value.unwrap_or(&Value::Null))?;
+            request.insert(Yaml::from(key), value);
+        }
+        let tagged = Yaml::Tagged(Box::new(TaggedValue {
+            tag: Tag::new(self.variant.as_str()),
+            value: Yaml::Mapping(request),
+        }));
+        let mut response = Mapping::new();
+        match &self.response {
+            Ok(payload) => {
+                response.insert("type".into(), "Success".into());
+                response.insert(
+                    "payload".into(),
+                    Yaml::from(String::from_utf8_lossy(payload).into_owned()),
+                );
+            }
+            Err(message) => {
+                response.insert("type".into(), "Error".into());
+                response.insert("message".into(), Yaml::from(message.as_str()));
+            }
+        }
+        let mut exchange = Mapping::new();
+        exchange.insert("type".into(), "Exchange".into());
+        exchange.insert(
+            "request".into(),
+            Yaml::from(serde_yaml_ng::to_string(&tagged)?),
+        );
+        exchange.insert("response".into(), Yaml::Mapping(response));
+        Ok(Yaml::Mapping(exchange))
+    }
+
     fn parse(item: &Value) -> Result<Exchange> {
         let text = item
             .get("request")
@@ -162,10 +297,32 @@ fn same_fields(recorded: &Map<String, Value>, got: Option<&Map<String, Value>>) 
     let empty = Map::new();
     let got = got.unwrap_or(&empty);
     let null = Value::Null;
-    recorded
-        .keys()
-        .chain(got.keys())
-        .all(|k| recorded.get(k).unwrap_or(&null) == got.get(k).unwrap_or(&null))
+    recorded.keys().chain(got.keys()).all(|k| {
+        let (a, b) = (
+            recorded.get(k).unwrap_or(&null),
+            got.get(k).unwrap_or(&null),
+        );
+        if k == "field_masks" {
+            mask_set(a) == mask_set(b)
+        } else {
+            a == b
+        }
+    })
+}
+
+/// `field_masks` as a set; `None` for null (no masks), which differs from
+/// an empty list. A value that is not a list of strings compares as itself.
+fn mask_set(value: &Value) -> Option<Result<BTreeSet<&str>, &Value>> {
+    match value {
+        Value::Null => None,
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .map(|item| item.as_str().ok_or(value))
+                .collect(),
+        ),
+        other => Some(Err(other)),
+    }
 }
 
 #[cfg(test)]
@@ -213,5 +370,92 @@ mod tests {
             .answer(2, "get_resource", get)
             .expect_err("exhausted");
         assert!(err.contains("exhausted"), "{err}");
+    }
+
+    const LIST_PODS: &str = r#"
+- type: Exchange
+  request: |
+    !KubernetesListResourceNamespace
+    api_version: v1
+    kind: Pod
+    namespace: default
+    label_selector: null
+    field_selector: null
+    field_masks:
+    - metadata.labels
+    - spec.containers.image
+  response:
+    type: Success
+    payload: '{"items":[]}'
+"#;
+
+    #[test]
+    fn field_masks_compare_as_sets_and_missing_fields_as_null() {
+        let replay = Replay::parse(LIST_PODS).expect("parses");
+        let reordered = br#"{"api_version":"v1","kind":"Pod","namespace":"default","field_masks":["spec.containers.image","metadata.labels","metadata.labels"]}"#;
+        assert_eq!(
+            replay.answer(0, "list_resources_by_namespace", reordered),
+            Ok(br#"{"items":[]}"#.to_vec())
+        );
+        for different in [
+            br#"{"api_version":"v1","kind":"Pod","namespace":"default","field_masks":["metadata.labels"]}"#.as_slice(),
+            br#"{"api_version":"v1","kind":"Pod","namespace":"default","field_masks":null}"#,
+            br#"{"api_version":"v1","kind":"Pod","namespace":"default","field_masks":[]}"#,
+            br#"{"api_version":"v1","kind":"Pod","namespace":"default","label_selector":"app=rng","field_masks":["metadata.labels","spec.containers.image"]}"#,
+        ] {
+            let err = replay
+                .answer(0, "list_resources_by_namespace", different)
+                .expect_err("a different request");
+            assert!(err.starts_with("Replay error: unexpected request"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_exhausted_session_says_so() {
+        let replay = Replay::parse("[]").expect("an empty session");
+        assert!(replay.is_empty());
+        let err = replay
+            .answer(0, "get_resource", b"{}")
+            .expect_err("nothing to answer");
+        assert!(err.contains("empty or has been exhausted"), "{err}");
+        assert!(err.contains("holds 0 exchange(s)"), "{err}");
+    }
+
+    #[test]
+    fn a_written_session_is_kwctls_format_and_reads_back() {
+        let list = Exchange::new(
+            "list_resources_by_namespace",
+            br#"{"field_masks":["metadata.labels"],"kind":"Pod","api_version":"v1","namespace":"default","label_selector":null,"field_selector":null}"#,
+            Ok(br#"{"apiVersion":"v1","kind":"PodList","items":[]}"#.to_vec()),
+        )
+        .expect("an exchange");
+        let get = Exchange::new(
+            "get_resource",
+            br#"{"api_version":"apps/v1","kind":"ReplicaSet","name":"yes","namespace":"default","disable_cache":false}"#,
+            Err("Cannot find apps/v1/ReplicaSet named 'yes' inside of namespace 'Some(\"default\")'".into()),
+        )
+        .expect("an exchange");
+        let replay = Replay::from_exchanges(vec![list, get]);
+        let text = replay.to_yaml().expect("writes");
+        assert!(
+            text.contains("!KubernetesListResourceNamespace\n    api_version: v1\n    kind: Pod\n    namespace: default\n    label_selector: null\n    field_selector: null\n    field_masks:\n    - metadata.labels\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("name: yes\n    namespace: default\n    disable_cache: false\n    field_masks: null\n"),
+            "{text}"
+        );
+        let back = Replay::parse(&text).expect("reads back");
+        assert_eq!(back.to_yaml().expect("writes"), text);
+        assert_eq!(back.len(), 2);
+        assert!(back
+            .answer(1, "get_resource", br#"{"api_version":"apps/v1","kind":"ReplicaSet","name":"yes","namespace":"default","disable_cache":false}"#)
+            .is_err_and(|e| e.starts_with("Cannot find")));
+        assert_eq!(
+            Replay::from_exchanges(Vec::new())
+                .to_yaml()
+                .expect("writes"),
+            "[]\n"
+        );
     }
 }
