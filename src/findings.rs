@@ -79,6 +79,8 @@ pub enum ErrorKind {
     Forbidden(String),
     /// `Invalid value: <value>: <detail>`
     Invalid { value: String, detail: String },
+    /// `Unsupported value: <value>: supported values: <supported>`
+    Unsupported { value: String, supported: String },
     /// The object's structure is wrong (an array where a map belongs). Such
     /// errors reject in every mode: nothing further can be checked.
     Malformed {
@@ -116,6 +118,20 @@ impl FieldError {
         }
     }
 
+    pub fn unsupported(
+        path: impl Into<String>,
+        value: impl fmt::Display,
+        supported: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::Unsupported {
+                value: value.to_string(),
+                supported: supported.into(),
+            },
+        }
+    }
+
     pub fn malformed(path: impl Into<String>, expected: &'static str, found: &Value) -> Self {
         Self::malformed_as(path, expected, type_name(found))
     }
@@ -146,6 +162,12 @@ impl fmt::Display for FieldError {
             ErrorKind::Forbidden(detail) => write!(f, "{path}: Forbidden: {detail}"),
             ErrorKind::Invalid { value, detail } => {
                 write!(f, "{path}: Invalid value: {value}: {detail}")
+            }
+            ErrorKind::Unsupported { value, supported } => {
+                write!(
+                    f,
+                    "{path}: Unsupported value: {value}: supported values: {supported}"
+                )
             }
             ErrorKind::Malformed { expected, found } => {
                 write!(f, "{path} must be {expected}, not {found}")

@@ -264,7 +264,7 @@ pub fn yaml_trap(key: &str, value: &Value, as_string: &str) -> String {
             .concat()
         }
         Value::Number(_) => [
-            "formatting such as 0x2A, 010 or 1.10 is lost; quote the value as meant: ",
+            "spellings such as 0x2A, 010, 1.10 or 1e3 are lost, and a short hash such as 81111e1 becomes 811110: quote hex IDs, hashes and versions, as meant: ",
             &meant,
         ]
         .concat(),

@@ -208,18 +208,20 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
             }
         },
     };
-    let mut findings = rules::evaluate(kind, &object, &settings);
+    // The old object is decoded only for the rules that compare with it.
+    let compares = settings.reads_cluster() || settings.immutable_selector != settings::Mode::Off;
+    let old = match (request.operation.as_ref(), request.old_object) {
+        ("UPDATE", Some(text)) if compares => Object::decode(text.get(), rules::shape(kind)).ok(),
+        _ => None,
+    };
+    let namespace = namespace_of(&request, &object.value);
+    let context = rules::Request {
+        operation: &request.operation,
+        namespace,
+        old: old.as_ref(),
+    };
+    let mut findings = rules::evaluate(kind, &object, &context, &settings);
     if settings.reads_cluster() {
-        let old = match (request.operation.as_ref(), request.old_object) {
-            ("UPDATE", Some(text)) => Object::decode(text.get(), rules::shape(kind)).ok(),
-            _ => None,
-        };
-        let namespace = namespace_of(&request, &object.value);
-        let context = rules::Request {
-            operation: &request.operation,
-            namespace: &namespace,
-            old: old.as_ref(),
-        };
         findings.merge(rules::evaluate_in_cluster(
             kind, &object, &context, &settings, host,
         ));
@@ -229,7 +231,7 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
 
 /// The request's namespace, else the object's, else `default` (where
 /// kubectl puts a namespaced object that names none).
-fn namespace_of(request: &Request, object: &Value) -> String {
+fn namespace_of<'a>(request: &'a Request, object: &'a Value) -> &'a str {
     request
         .namespace
         .as_deref()
@@ -242,7 +244,6 @@ fn namespace_of(request: &Request, object: &Value) -> String {
                 .filter(|ns| !ns.is_empty())
         })
         .unwrap_or("default")
-        .to_string()
 }
 
 /// `Kind namespace/name`, the prefix of every message.

@@ -293,10 +293,19 @@ fn parse_expression<'a>(
         Some(Value::String(op)) => {
             let parsed = Operator::parse(op);
             if parsed.is_none() {
+                // `in`, `notin`, `exists`: the operators are case-sensitive.
+                let meant = ["In", "NotIn", "Exists", "DoesNotExist"]
+                    .into_iter()
+                    .find(|known| known.eq_ignore_ascii_case(op));
+                let detail = match meant {
+                    Some(meant) => format!("not a valid selector operator; did you mean {meant}?"),
+                    None => "not a valid selector operator (In, NotIn, Exists or DoesNotExist)"
+                        .to_string(),
+                };
                 errors.push(FieldError::invalid(
                     format!("{path}.operator"),
                     Value::String(op.clone()),
-                    "not a valid selector operator",
+                    detail,
                 ));
             }
             parsed
@@ -601,8 +610,12 @@ mod tests {
                 "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
             ),
             (
+                expression("env", "notin", &["x"]),
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"notin\": not a valid selector operator; did you mean NotIn?",
+            ),
+            (
                 expression("env", "Equals", &["x"]),
-                "spec.selector.matchExpressions[0].operator: Invalid value: \"Equals\": not a valid selector operator",
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"Equals\": not a valid selector operator (In, NotIn, Exists or DoesNotExist)",
             ),
             (
                 json!({"matchExpressions": [{"operator": "Exists"}]}),

@@ -43,6 +43,34 @@ pub enum WarnMode {
     Off,
 }
 
+/// The apps/v1 workload kinds whose specs Rule 1 compares (`specFieldsKinds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum AppsKind {
+    DaemonSet,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+}
+
+impl AppsKind {
+    pub const ALL: [AppsKind; 4] = [
+        AppsKind::DaemonSet,
+        AppsKind::Deployment,
+        AppsKind::ReplicaSet,
+        AppsKind::StatefulSet,
+    ];
+
+    /// The kind's name, as in `apiVersion: apps/v1` manifests.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppsKind::DaemonSet => "DaemonSet",
+            AppsKind::Deployment => "Deployment",
+            AppsKind::ReplicaSet => "ReplicaSet",
+            AppsKind::StatefulSet => "StatefulSet",
+        }
+    }
+}
+
 /// Workload kinds whose pod template labels are checked against the selector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub enum WorkloadKind {
@@ -51,26 +79,36 @@ pub enum WorkloadKind {
     ReplicaSet,
     StatefulSet,
     ReplicationController,
-    /// Only Jobs with `spec.manualSelector: true`; others get a generated selector.
+    /// With `spec.manualSelector: true`, the selector against the template;
+    /// without, a selector given on CREATE (the API server generates it).
     Job,
+    /// `spec.jobTemplate.spec` may set neither `selector` nor
+    /// `manualSelector: true`: each Job gets a generated selector.
+    CronJob,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 6] = [
+    pub const ALL: [WorkloadKind; 7] = [
         WorkloadKind::DaemonSet,
         WorkloadKind::Deployment,
         WorkloadKind::ReplicaSet,
         WorkloadKind::StatefulSet,
         WorkloadKind::ReplicationController,
         WorkloadKind::Job,
+        WorkloadKind::CronJob,
     ];
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
-    /// Rule 1: Deployment/StatefulSet-only fields in a DaemonSet spec.
-    pub daemon_set_fields: Mode,
+    /// Rule 1: fields of a sibling apps/v1 spec (a DaemonSet's `replicas`,
+    /// a Deployment's `serviceName`). `daemonSetFields`, its name when it
+    /// checked DaemonSets only, is still accepted.
+    #[serde(alias = "daemonSetFields")]
+    pub spec_fields: Mode,
+    /// Rule 1 applies to these kinds.
+    pub spec_fields_kinds: Vec<AppsKind>,
     /// Rule 1 also reads `kubectl.kubernetes.io/last-applied-configuration`.
     pub check_last_applied_configuration: bool,
     /// Rule 2: pod template labels must satisfy the selector.
@@ -79,6 +117,12 @@ pub struct Settings {
     pub template_labels_kinds: Vec<WorkloadKind>,
     /// Rule 3: non-string values in Service and ReplicationController selectors.
     pub service_selector_values: MutateMode,
+    /// A workload UPDATE that changes its immutable `spec.selector`; `off`
+    /// also silences the `volatileSelectorLabels` warning.
+    pub immutable_selector: Mode,
+    /// Label keys whose values change with every release: a selector that
+    /// uses one gets a warning (never a rejection).
+    pub volatile_selector_labels: Vec<String>,
     /// Context-aware: a Service UPDATE whose new selector matches none of the
     /// live pods the old one matched. Lists the namespace's Pods. Off by
     /// default: it needs a ClusterAdmissionPolicy with context-aware grants.
@@ -95,11 +139,17 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            daemon_set_fields: Mode::Reject,
+            spec_fields: Mode::Reject,
+            spec_fields_kinds: AppsKind::ALL.to_vec(),
             check_last_applied_configuration: true,
             template_labels: Mode::Reject,
             template_labels_kinds: WorkloadKind::ALL.to_vec(),
             service_selector_values: MutateMode::Mutate,
+            immutable_selector: Mode::Reject,
+            volatile_selector_labels: vec![
+                "app.kubernetes.io/version".to_string(),
+                "helm.sh/chart".to_string(),
+            ],
             service_selector_change: Mode::Off,
             controller_overlap: Mode::Off,
             pod_label_change: WarnMode::Off,
@@ -130,6 +180,10 @@ impl Settings {
         let settings: Option<Settings> =
             serde_path_to_error::deserialize(&mut de).map_err(|err| {
                 let path = err.path().to_string();
+                let inner = err.inner().to_string();
+                if inner.starts_with("duplicate field `specFields`") {
+                    return "specFields and daemonSetFields are the same setting (daemonSetFields is its old name): give only specFields".to_string();
+                }
                 if path == "." {
                     format!("settings: {}", err.inner())
                 } else {
@@ -145,6 +199,10 @@ impl Settings {
         self.service_selector_change != Mode::Off
             || self.controller_overlap != Mode::Off
             || self.pod_label_change != WarnMode::Off
+    }
+
+    pub fn checks_spec_fields_of(&self, kind: AppsKind) -> bool {
+        self.spec_fields != Mode::Off && self.spec_fields_kinds.contains(&kind)
     }
 
     pub fn checks_template_labels_of(&self, kind: WorkloadKind) -> bool {
@@ -174,6 +232,14 @@ mod tests {
             (
                 r#"{"daemonSetFields": "block"}"#,
                 "daemonSetFields: unknown variant `block`",
+            ),
+            (
+                r#"{"specFields": "warn", "daemonSetFields": "off"}"#,
+                "specFields and daemonSetFields are the same setting",
+            ),
+            (
+                r#"{"specFieldsKinds": ["Job"]}"#,
+                "specFieldsKinds[0]: unknown variant `Job`",
             ),
             (
                 r#"{"serviceSelectorValues": "fix"}"#,
@@ -209,7 +275,7 @@ mod tests {
             br#"{"daemonSetFields":"warn","templateLabels":"off","serviceSelectorValues":"reject","templateLabelsKinds":["Job"],"checkLastAppliedConfiguration":false}"#,
         )
         .expect("valid");
-        assert_eq!(s.daemon_set_fields, Mode::Warn);
+        assert_eq!(s.spec_fields, Mode::Warn, "the old name is an alias");
         assert_eq!(s.template_labels, Mode::Off);
         assert_eq!(s.service_selector_values, MutateMode::Reject);
         assert_eq!(s.template_labels_kinds, vec![WorkloadKind::Job]);

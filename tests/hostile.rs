@@ -42,7 +42,7 @@ mod wasm;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use selector_guard::settings::{Mode, MutateMode, Settings, WarnMode, WorkloadKind};
+use selector_guard::settings::{AppsKind, Mode, MutateMode, Settings, WarnMode, WorkloadKind};
 use serde_json::{Map, Value, json};
 
 /// At least 10,000 native cases per run (issue 7).
@@ -90,7 +90,7 @@ const fn kind(
 }
 
 /// The handled kinds come first in [`KINDS`].
-const HANDLED: usize = 7;
+const HANDLED: usize = 8;
 
 const KINDS: [KindInfo; 12] = [
     kind("apps", "v1", "DaemonSet", "daemonsets", true),
@@ -106,10 +106,10 @@ const KINDS: [KindInfo; 12] = [
     ),
     kind("", "v1", "Service", "services", true),
     kind("batch", "v1", "Job", "jobs", true),
+    kind("batch", "v1", "CronJob", "cronjobs", true),
     kind("", "v1", "Pod", "pods", false),
     kind("extensions", "v1beta1", "DaemonSet", "daemonsets", false),
     kind("apps", "v1beta2", "Deployment", "deployments", false),
-    kind("batch", "v1", "CronJob", "cronjobs", false),
     kind("", "v1", "ConfigMap", "configmaps", false),
 ];
 
@@ -137,6 +137,10 @@ fn base_object(info: &KindInfo, selector_value: &Value) -> Value {
             "manualSelector": true,
             "selector": {"matchLabels": {"app": "web"}},
             "template": template,
+        }),
+        "CronJob" => json!({
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"manualSelector": false, "template": template}},
         }),
         "Pod" | "ConfigMap" => json!({"containers": [{"name": "x"}]}),
         _ => json!({
@@ -541,11 +545,14 @@ fn valid_settings() -> BoxedStrategy<Settings> {
     )
         .prop_map(
             |(ds, last, tl, kinds, svc, (change, overlap, pods))| Settings {
-                daemon_set_fields: ds,
+                spec_fields: ds,
+                spec_fields_kinds: AppsKind::ALL.to_vec(),
                 check_last_applied_configuration: last,
                 template_labels: tl,
                 template_labels_kinds: kinds,
                 service_selector_values: svc,
+                immutable_selector: change,
+                volatile_selector_labels: vec!["helm.sh/chart".to_string()],
                 service_selector_change: change,
                 controller_overlap: overlap,
                 pod_label_change: pods,
@@ -1068,13 +1075,14 @@ const KEYS: [&str; 5] = [
     "templateLabelsKinds",
     "serviceSelectorValues",
 ];
-const KIND_NAMES: [&str; 6] = [
+const KIND_NAMES: [&str; 7] = [
     "DaemonSet",
     "Deployment",
     "ReplicaSet",
     "StatefulSet",
     "ReplicationController",
     "Job",
+    "CronJob",
 ];
 
 fn valid_entry() -> BoxedStrategy<Entry> {
@@ -1192,7 +1200,7 @@ fn invalid_entry() -> BoxedStrategy<Entry> {
                 prop_oneof![
                     Just("Pod".to_string()),
                     Just("daemonset".to_string()),
-                    Just("CronJob".to_string()),
+                    Just("Cronjob".to_string()),
                     Just("Service".to_string()),
                     "\\PC{0,10}",
                 ]
@@ -1300,7 +1308,12 @@ fn empty_and_null_settings_are_the_documented_defaults() {
                 .unwrap();
         assert_eq!(answer, json!({"valid": true, "message": null}), "{text:?}");
         let settings = Settings::from_json(text.as_bytes()).unwrap();
-        assert_eq!(settings.daemon_set_fields, Mode::Reject, "{text:?}");
+        assert_eq!(settings.spec_fields, Mode::Reject, "{text:?}");
+        assert_eq!(
+            settings.spec_fields_kinds,
+            AppsKind::ALL.to_vec(),
+            "{text:?}"
+        );
         assert!(settings.check_last_applied_configuration, "{text:?}");
         assert_eq!(settings.template_labels, Mode::Reject, "{text:?}");
         assert_eq!(
@@ -1319,11 +1332,14 @@ fn empty_and_null_settings_are_the_documented_defaults() {
     assert_eq!(
         serde_json::to_value(Settings::default()).unwrap(),
         json!({
-            "daemonSetFields": "reject",
+            "specFields": "reject",
+            "specFieldsKinds": ["DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"],
             "checkLastAppliedConfiguration": true,
             "templateLabels": "reject",
             "templateLabelsKinds": KIND_NAMES,
             "serviceSelectorValues": "mutate",
+            "immutableSelector": "reject",
+            "volatileSelectorLabels": ["app.kubernetes.io/version", "helm.sh/chart"],
             "serviceSelectorChange": "off",
             "controllerOverlap": "off",
             "podLabelChange": "off",
@@ -1339,6 +1355,12 @@ fn malformed_handled_objects_are_rejected_by_name() {
     let mut checked = 0;
     for (index, info) in KINDS.iter().enumerate().filter(|(_, k)| k.handled) {
         let fields: &[(&str, &str)] = match info.kind {
+            "CronJob" => &[
+                ("", "the object"),
+                ("/spec", "spec"),
+                ("/spec/jobTemplate", "spec.jobTemplate"),
+                ("/spec/jobTemplate/spec", "spec.jobTemplate.spec"),
+            ],
             "Service" => &[
                 ("", "the object"),
                 ("/spec", "spec"),

@@ -117,6 +117,18 @@ fn each_question_is_described_and_typed_like_its_setting() {
                 );
             }
             Some("boolean") => assert!(default.is_boolean(), "{variable}: default {default}"),
+            Some("array[")
+                if Settings::from_json(json!({ variable: ["-probe-"] }).to_string().as_bytes())
+                    .is_ok() =>
+            {
+                // A list of free strings (label keys): any string is accepted.
+                assert!(
+                    default
+                        .as_array()
+                        .is_some_and(|items| items.iter().all(Value::is_string)),
+                    "{variable}: default {default}"
+                );
+            }
             Some("array[") => {
                 let accepted = accepted_values(variable, true);
                 let items = default

@@ -6,20 +6,21 @@
 //! edits of the object's text, and only when it changes something.
 
 pub mod controller_overlap;
-pub mod daemonset_fields;
+pub mod immutable_selector;
 pub mod pod_label_change;
 pub mod service_selector;
 pub mod service_selector_change;
+pub mod spec_fields;
 pub mod template_labels;
 
 use crate::cluster::{self, Controller, Host, Resource, Unread};
 use crate::findings::{FieldError, Findings};
 use crate::object::{Object, Shape};
 use crate::selector;
-use crate::settings::{Mode, MutateMode, Settings, WarnMode, WorkloadKind};
+use crate::settings::{AppsKind, Mode, MutateMode, Settings, WarnMode, WorkloadKind};
 use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
 use serde_json::Value;
 
@@ -50,6 +51,8 @@ impl Kind {
             WorkloadKind::ReplicationController
         } else if is::<Job>(group, version, kind) {
             WorkloadKind::Job
+        } else if is::<CronJob>(group, version, kind) {
+            WorkloadKind::CronJob
         } else if is::<Service>(group, version, kind) {
             return Some(Kind::Service);
         } else if is::<Pod>(group, version, kind) {
@@ -71,6 +74,7 @@ impl Kind {
                 WorkloadKind::StatefulSet => StatefulSet::KIND,
                 WorkloadKind::ReplicationController => ReplicationController::KIND,
                 WorkloadKind::Job => Job::KIND,
+                WorkloadKind::CronJob => CronJob::KIND,
             },
         }
     }
@@ -85,11 +89,12 @@ impl Kind {
                 selector_values
                     || settings.checks_template_labels_of(WorkloadKind::ReplicationController)
             }
-            Kind::Workload(WorkloadKind::DaemonSet) => {
-                settings.daemon_set_fields != Mode::Off
-                    || settings.checks_template_labels_of(WorkloadKind::DaemonSet)
+            Kind::Workload(w) => {
+                settings.checks_template_labels_of(w)
+                    || apps_kind(w).is_some_and(|kind| settings.checks_spec_fields_of(kind))
+                    || (settings.immutable_selector != Mode::Off
+                        && immutable_selector::applies_to(w))
             }
-            Kind::Workload(w) => settings.checks_template_labels_of(w),
         }
     }
 }
@@ -108,7 +113,7 @@ const METADATA: Shape = Shape::Fields(&NAMES);
 const TEMPLATE: Shape = Shape::Fields(&[("metadata", Shape::Fields(&[("labels", Shape::All)]))]);
 
 /// What the rules for `kind` read of an object: names, and per rule
-/// - `daemonset_fields`: the presence of each foreign spec field, and the
+/// - `spec_fields`: the presence of each sibling spec field, and the
 ///   last-applied-configuration annotation;
 /// - `template_labels`: `spec.selector`, `spec.template.metadata.labels` and
 ///   `spec.manualSelector`;
@@ -147,7 +152,12 @@ pub fn shape(kind: Kind) -> Shape {
                 ]),
             ),
         ]),
-        Kind::Workload(WorkloadKind::DaemonSet) => Fields(&[
+        Kind::Workload(
+            WorkloadKind::DaemonSet
+            | WorkloadKind::Deployment
+            | WorkloadKind::ReplicaSet
+            | WorkloadKind::StatefulSet,
+        ) => Fields(&[
             (
                 "metadata",
                 Fields(&[
@@ -156,10 +166,7 @@ pub fn shape(kind: Kind) -> Shape {
                     ("generateName", All),
                     ("uid", All),
                     ("ownerReferences", All),
-                    (
-                        "annotations",
-                        Fields(&[(daemonset_fields::LAST_APPLIED, All)]),
-                    ),
+                    ("annotations", Fields(&[(spec_fields::LAST_APPLIED, All)])),
                 ]),
             ),
             (
@@ -167,17 +174,32 @@ pub fn shape(kind: Kind) -> Shape {
                 Fields(&[
                     ("selector", All),
                     ("template", TEMPLATE),
-                    // daemonset_fields::FOREIGN_FIELDS (a test checks).
+                    // spec_fields::SIBLING_FIELDS (a test checks).
                     ("replicas", Present),
                     ("strategy", Present),
+                    ("updateStrategy", Present),
                     ("paused", Present),
                     ("progressDeadlineSeconds", Present),
+                    ("revisionHistoryLimit", Present),
                     ("serviceName", Present),
                     ("volumeClaimTemplates", Present),
                     ("podManagementPolicy", Present),
                     ("persistentVolumeClaimRetentionPolicy", Present),
                     ("ordinals", Present),
                 ]),
+            ),
+        ]),
+        Kind::Workload(WorkloadKind::CronJob) => Fields(&[
+            ("metadata", METADATA),
+            (
+                "spec",
+                Fields(&[(
+                    "jobTemplate",
+                    Fields(&[(
+                        "spec",
+                        Fields(&[("selector", All), ("manualSelector", All)]),
+                    )]),
+                )]),
             ),
         ]),
         Kind::Workload(_) => Fields(&[
@@ -195,7 +217,8 @@ pub fn shape(kind: Kind) -> Shape {
 }
 
 /// Runs every rule that applies to `kind` on `object`, in a fixed order.
-pub fn evaluate(kind: Kind, object: &Object, settings: &Settings) -> Findings {
+pub fn evaluate(kind: Kind, object: &Object, request: &Request, settings: &Settings) -> Findings {
+    let operation = request.operation;
     let mut findings = Findings::default();
     if !kind.any_rule_enabled(settings) {
         return findings;
@@ -212,26 +235,31 @@ pub fn evaluate(kind: Kind, object: &Object, settings: &Settings) -> Findings {
         Kind::Service => findings.merge(service_selector::check(object, settings)),
         Kind::Pod => {}
         Kind::Workload(workload) => {
-            if workload == WorkloadKind::DaemonSet {
-                findings.merge(daemonset_fields::check(value, settings));
+            if let Some(apps) = apps_kind(workload) {
+                findings.merge(spec_fields::check(apps, value, settings));
             }
             if workload == WorkloadKind::ReplicationController {
                 findings.merge(service_selector::check(object, settings));
             }
-            findings.merge(template_labels::check(workload, value, settings));
+            findings.merge(template_labels::check(workload, value, operation, settings));
+            let old = request
+                .old
+                .filter(|_| operation == "UPDATE")
+                .map(|old| &old.value);
+            findings.merge(immutable_selector::check(workload, value, old, settings));
         }
     }
     findings
 }
 
-/// What an admission request says besides its object, for the rules that
-/// read the cluster.
+/// What an admission request says besides its object.
 pub struct Request<'a> {
     /// `CREATE` or `UPDATE`.
     pub operation: &'a str,
     /// The object's namespace (the request's, else the object's, else `default`).
     pub namespace: &'a str,
-    /// `oldObject`, decoded to the kind's shape, on UPDATE.
+    /// `oldObject`, decoded to the kind's shape, on UPDATE when a rule
+    /// compares with it.
     pub old: Option<&'a Object<'a>>,
 }
 
@@ -288,6 +316,17 @@ pub fn evaluate_in_cluster(
     findings
 }
 
+/// The apps/v1 kinds, whose specs `spec_fields` compares.
+fn apps_kind(kind: WorkloadKind) -> Option<AppsKind> {
+    match kind {
+        WorkloadKind::DaemonSet => Some(AppsKind::DaemonSet),
+        WorkloadKind::Deployment => Some(AppsKind::Deployment),
+        WorkloadKind::ReplicaSet => Some(AppsKind::ReplicaSet),
+        WorkloadKind::StatefulSet => Some(AppsKind::StatefulSet),
+        WorkloadKind::ReplicationController | WorkloadKind::Job | WorkloadKind::CronJob => None,
+    }
+}
+
 /// The kinds `controllerOverlap` judges (Jobs get generated selectors).
 fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
     match kind {
@@ -296,7 +335,7 @@ fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
         WorkloadKind::ReplicaSet => Some(Resource::ReplicaSet),
         WorkloadKind::StatefulSet => Some(Resource::StatefulSet),
         WorkloadKind::ReplicationController => Some(Resource::ReplicationController),
-        WorkloadKind::Job => None,
+        WorkloadKind::Job | WorkloadKind::CronJob => None,
     }
 }
 
@@ -459,6 +498,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const CREATE: Request = Request {
+        operation: "CREATE",
+        namespace: "default",
+        old: None,
+    };
+
     #[test]
     fn kinds_resolve_by_group_version_kind() {
         assert_eq!(
@@ -480,7 +525,7 @@ mod tests {
         let kind = Kind::Workload(WorkloadKind::DaemonSet);
         let text = json!({"spec": "x"}).to_string();
         let object = Object::decode(&text, shape(kind)).expect("JSON");
-        let findings = evaluate(kind, &object, &Settings::default());
+        let findings = evaluate(kind, &object, &CREATE, &Settings::default());
         assert_eq!(
             findings.violations,
             vec!["spec must be a map, not a string"]
@@ -491,7 +536,8 @@ mod tests {
     /// object and its shaped decode get the same findings.
     #[test]
     fn shapes_cover_what_the_rules_read() {
-        let fields: Vec<(String, Value)> = daemonset_fields::foreign_field_names()
+        let fields: Vec<(String, Value)> = spec_fields::foreign_fields(AppsKind::ReplicaSet)
+            .chain(["replicas"])
             .map(|f| (f.to_string(), json!(null)))
             .collect();
         let spec_of = |extra: &[(String, Value)]| {
@@ -510,7 +556,7 @@ mod tests {
         let annotation = json!({"spec": {"replicas": 3, "strategy": {}}}).to_string();
         let object = json!({
             "metadata": {"name": "n", "namespace": "ns",
-                         "annotations": {daemonset_fields::LAST_APPLIED: annotation}},
+                         "annotations": {spec_fields::LAST_APPLIED: annotation}},
             "spec": spec_of(&fields)
         });
         let service =
@@ -524,6 +570,12 @@ mod tests {
             .iter()
             .map(|&w| (Kind::Workload(w), object.clone()))
             .collect();
+        cases.retain(|(kind, _)| *kind != Kind::Workload(WorkloadKind::CronJob));
+        cases.push((
+            Kind::Workload(WorkloadKind::CronJob),
+            json!({"metadata": {"name": "c"}, "spec": {"schedule": "* * * * *",
+                "jobTemplate": {"spec": spec_of(&fields)}}}),
+        ));
         cases.push((Kind::Service, service.clone()));
         cases.push((
             Kind::Workload(WorkloadKind::ReplicationController),
@@ -537,9 +589,13 @@ mod tests {
                 value: full.clone(),
                 captured: shaped.captured,
             };
-            let expected = evaluate(kind, &whole, &settings);
+            let expected = evaluate(kind, &whole, &CREATE, &settings);
             assert!(!expected.is_empty(), "{kind:?}: the case finds something");
-            assert_eq!(evaluate(kind, &shaped, &settings), expected, "{kind:?}");
+            assert_eq!(
+                evaluate(kind, &shaped, &CREATE, &settings),
+                expected,
+                "{kind:?}"
+            );
         }
     }
 

@@ -4,7 +4,7 @@
 //! the one users read.
 
 use super::lookup;
-use crate::findings::{FieldError, Findings, report_field_errors};
+use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, Operator, Requirement, Selector};
 use crate::settings::{Settings, WorkloadKind};
@@ -13,12 +13,29 @@ use serde_json::Value;
 const TEMPLATE_LABELS: &str = "spec.template.metadata.labels";
 const SELECTOR: &str = "spec.selector";
 
-pub fn check(kind: WorkloadKind, workload: &Value, settings: &Settings) -> Findings {
+/// The template labels of `workload` against its selector; for Jobs
+/// without `manualSelector` and CronJobs, a selector the API server would
+/// generate and refuses to be given. `operation` is `CREATE` or `UPDATE`.
+pub fn check(
+    kind: WorkloadKind,
+    workload: &Value,
+    operation: &str,
+    settings: &Settings,
+) -> Findings {
     let mut findings = Findings::default();
     if !settings.checks_template_labels_of(kind) {
         return findings;
     }
     let mode = settings.template_labels;
+    if kind == WorkloadKind::CronJob {
+        return generated_selector(
+            workload,
+            &["spec", "jobTemplate", "spec"],
+            "spec.jobTemplate.spec",
+            true,
+            settings,
+        );
+    }
     let spec = match lookup(workload, &["spec"]) {
         Ok(Some(spec)) if !spec.is_object() => {
             return malformed(FieldError::malformed("spec", "a map", spec));
@@ -29,7 +46,12 @@ pub fn check(kind: WorkloadKind, workload: &Value, settings: &Settings) -> Findi
     if kind == WorkloadKind::Job
         && spec.and_then(|s| s.get("manualSelector")) != Some(&Value::Bool(true))
     {
-        // Without manualSelector the API server generates the selector.
+        // Without manualSelector the API server generates the selector
+        // (after mutating admission) and refuses one given on CREATE; an
+        // UPDATE carries the one it generated.
+        if operation == "CREATE" {
+            return generated_selector(workload, &["spec"], "spec", false, settings);
+        }
         return findings;
     }
     let template_labels = match lookup(workload, &["spec", "template", "metadata", "labels"]) {
@@ -60,21 +82,29 @@ pub fn check(kind: WorkloadKind, workload: &Value, settings: &Settings) -> Findi
             } else {
                 ""
             };
-            findings.report(mode, FieldError::required(SELECTOR, detail).to_string());
+            let error = FieldError::required(SELECTOR, detail);
+            findings.report(
+                mode,
+                format!("{error}; {}", selector_from_template(&labels)),
+            );
             return findings;
         };
         let (selector, errors) = selector::parse(Some(selector_value), SELECTOR);
         let had_errors = !errors.is_empty();
+        let errors = errors
+            .into_iter()
+            .map(|error| with_requirement_fix(error, selector_value, &labels))
+            .collect();
         report_field_errors(&mut findings, mode, errors);
         if kind != WorkloadKind::Job && is_empty_selector(selector_value) {
+            let error = FieldError::invalid(
+                SELECTOR,
+                selector_value,
+                format!("empty selector is invalid for {}", kind_lowercase(kind)),
+            );
             findings.report(
                 mode,
-                FieldError::invalid(
-                    SELECTOR,
-                    selector_value,
-                    format!("empty selector is invalid for {}", kind_lowercase(kind)),
-                )
-                .to_string(),
+                format!("{error}; {}", selector_from_template(&labels)),
             );
             return findings;
         }
@@ -98,6 +128,120 @@ pub fn check(kind: WorkloadKind, workload: &Value, settings: &Settings) -> Findi
         );
     }
     findings
+}
+
+/// The selector fields of a spec whose selector the API server generates:
+/// a Job's without `manualSelector: true` (on CREATE), a CronJob's job
+/// template (`cronjob` set). Worded as the API server refuses them
+/// (`` `selector` not auto-generated ``, `` `selector` will be
+/// auto-generated ``, `Unsupported value: true`), with the fix.
+fn generated_selector(
+    workload: &Value,
+    keys: &[&str],
+    path: &str,
+    cronjob: bool,
+    settings: &Settings,
+) -> Findings {
+    let mut findings = Findings::default();
+    let spec = match lookup(workload, keys) {
+        Ok(Some(Value::Object(spec))) => spec,
+        Ok(Some(other)) => return malformed(FieldError::malformed(path, "a map", other)),
+        Ok(None) => return findings,
+        Err(err) => return malformed(err),
+    };
+    let mode = settings.template_labels;
+    if let Some(selector) = spec.get("selector").filter(|s| !s.is_null()) {
+        let message = if cronjob {
+            let error = FieldError::invalid(
+                format!("{path}.selector"),
+                selector,
+                "`selector` will be auto-generated",
+            );
+            format!(
+                "{error}; remove {path}.selector: every Job the CronJob creates gets a generated selector (batch.kubernetes.io/controller-uid) and matching template labels"
+            )
+        } else {
+            let error = FieldError::invalid(
+                format!("{path}.selector"),
+                selector,
+                "`selector` not auto-generated",
+            );
+            format!(
+                "{error}; remove {path}.selector and let the API server generate it from the Job's uid (batch.kubernetes.io/controller-uid), or set {path}.manualSelector: true to keep this selector (it must then match the template labels and no other Job's pods)"
+            )
+        };
+        findings.report(mode, message);
+    }
+    if cronjob && spec.get("manualSelector") == Some(&Value::Bool(true)) {
+        let error = FieldError::unsupported(format!("{path}.manualSelector"), true, "\"false\"");
+        findings.report(
+            mode,
+            format!("{error}; remove {path}.manualSelector: a CronJob's Jobs always get a generated selector"),
+        );
+    }
+    findings
+}
+
+/// The fix for a nil or empty selector: the template's labels, quoted.
+fn selector_from_template(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return format!("add the same labels to {TEMPLATE_LABELS} and to {SELECTOR}.matchLabels");
+    }
+    let entries: Vec<String> = labels
+        .iter()
+        .map(|(key, value)| quoted_entry(key, value))
+        .collect();
+    format!(
+        "add {SELECTOR}.matchLabels with the template's labels: {}",
+        entries.join(", ")
+    )
+}
+
+/// An invalid requirement's error (`In` without `values`, `Exists` with
+/// them), with its key and a fix that takes the template's value for it.
+fn with_requirement_fix(error: FieldError, selector: &Value, labels: &Labels) -> FieldError {
+    let Some(index) = error
+        .path
+        .strip_prefix("spec.selector.matchExpressions[")
+        .and_then(|rest| rest.strip_suffix("].values"))
+        .and_then(|index| index.parse::<usize>().ok())
+    else {
+        return error;
+    };
+    let Some(key) = selector
+        .get("matchExpressions")
+        .and_then(|list| list.get(index))
+        .and_then(|expression| expression.get("key"))
+        .and_then(Value::as_str)
+    else {
+        return error;
+    };
+    let fix = match (&error.kind, labels.get(key)) {
+        (ErrorKind::Required(_), Some(value)) => format!(
+            "the requirement on {key} needs the values it matches: add values: [{}], the template's {key} label",
+            json_quoted(value)
+        ),
+        (ErrorKind::Required(_), None) => format!(
+            "the requirement on {key} needs the values it matches: add them as values, and one of them to {TEMPLATE_LABELS}"
+        ),
+        (ErrorKind::Forbidden(_), _) => format!(
+            "the requirement on {key} takes no values: remove {}, or use operator In to match them",
+            error.path
+        ),
+        _ => return error,
+    };
+    let detail = match &error.kind {
+        ErrorKind::Required(detail) | ErrorKind::Forbidden(detail) => format!("{detail}; {fix}"),
+        _ => return error,
+    };
+    let kind = match error.kind {
+        ErrorKind::Required(_) => ErrorKind::Required(detail),
+        _ => ErrorKind::Forbidden(detail),
+    };
+    FieldError {
+        path: error.path,
+        kind,
+    }
 }
 
 fn malformed(err: FieldError) -> Findings {
@@ -125,6 +269,7 @@ fn kind_lowercase(kind: WorkloadKind) -> &'static str {
         WorkloadKind::StatefulSet => "statefulset",
         WorkloadKind::ReplicationController => "replicationcontroller",
         WorkloadKind::Job => "job",
+        WorkloadKind::CronJob => "cronjob",
     }
 }
 
@@ -190,7 +335,7 @@ mod tests {
     }
 
     fn run(kind: WorkloadKind, object: Value) -> Findings {
-        check(kind, &object, &Settings::default())
+        check(kind, &object, "CREATE", &Settings::default())
     }
 
     #[test]
@@ -239,21 +384,58 @@ mod tests {
             WorkloadKind::StatefulSet,
             json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}),
         );
-        assert_eq!(nil.violations, vec!["spec.selector: Required value"]);
+        assert_eq!(
+            nil.violations,
+            vec![
+                "spec.selector: Required value; add spec.selector.matchLabels with the template's labels: a: \"b\""
+            ]
+        );
         let empty = run(
             WorkloadKind::DaemonSet,
-            deployment(json!({}), json!({"a": "b"})),
+            deployment(json!({}), json!({"app": "node-agent", "tier": "1"})),
         );
         assert_eq!(
             empty.violations,
-            vec!["spec.selector: Invalid value: {}: empty selector is invalid for daemonset"]
+            vec![
+                "spec.selector: Invalid value: {}: empty selector is invalid for daemonset; add spec.selector.matchLabels with the template's labels: app: \"node-agent\", tier: \"1\""
+            ]
+        );
+        let bare = run(WorkloadKind::Deployment, json!({"spec": {"selector": {}}}));
+        assert!(
+            bare.violations[0].ends_with(
+                "add the same labels to spec.template.metadata.labels and to spec.selector.matchLabels"
+            ),
+            "{bare:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_requirements_name_their_key_and_take_the_templates_value() {
+        let expression = |operator: &str, values: Value| json!({"matchExpressions": [{"key": "tier", "operator": operator, "values": values}]});
+        let labels = json!({"tier": "web"});
+        let missing = run(
+            WorkloadKind::ReplicaSet,
+            deployment(expression("In", Value::Null), labels.clone()),
+        );
+        assert_eq!(
+            missing.violations[0],
+            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'; the requirement on tier needs the values it matches: add values: [\"web\"], the template's tier label"
+        );
+        let extra = run(
+            WorkloadKind::ReplicaSet,
+            deployment(expression("Exists", json!(["web"])), labels),
+        );
+        assert_eq!(
+            extra.violations[0],
+            "spec.selector.matchExpressions[0].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'; the requirement on tier takes no values: remove spec.selector.matchExpressions[0].values, or use operator In to match them"
         );
     }
 
     #[test]
     fn jobs_only_with_manual_selector() {
         let job = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {}}}}});
-        assert!(run(WorkloadKind::Job, job.clone()).is_empty());
+        // On UPDATE, without manualSelector, the selector is the generated one.
+        assert!(check(WorkloadKind::Job, &job, "UPDATE", &Settings::default()).is_empty());
         let mut manual = job;
         manual["spec"]["manualSelector"] = json!(true);
         assert_eq!(run(WorkloadKind::Job, manual).violations.len(), 1);
@@ -279,13 +461,13 @@ mod tests {
             ..Settings::default()
         };
         let object = deployment(json!([]), json!({}));
-        let findings = check(WorkloadKind::Deployment, &object, &settings);
+        let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
             findings.violations,
             vec!["spec.selector must be a label selector map, not a list"]
         );
         let object = json!({"spec": {"template": {"metadata": "x"}}});
-        let findings = check(WorkloadKind::Deployment, &object, &settings);
+        let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
             findings.violations,
             vec!["spec.template.metadata must be a map, not a string"]
@@ -308,6 +490,49 @@ mod tests {
             ..Settings::default()
         };
         let object = deployment(json!({"matchLabels": {"a": "b"}}), json!({}));
-        assert!(check(WorkloadKind::Deployment, &object, &settings).is_empty());
+        assert!(check(WorkloadKind::Deployment, &object, "CREATE", &settings).is_empty());
+    }
+
+    /// REFERENCE §10: the API server generates a Job's selector unless
+    /// `manualSelector: true`, and a CronJob's Jobs' always.
+    #[test]
+    fn generated_selectors_are_not_given() {
+        let job = json!({"spec": {"selector": {"matchLabels": {"app": "t"}},
+                                  "template": {"metadata": {"labels": {"app": "t"}}}}});
+        let created = check(WorkloadKind::Job, &job, "CREATE", &Settings::default());
+        assert_eq!(created.violations.len(), 1);
+        assert!(created.violations[0].starts_with(
+            "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` not auto-generated; remove spec.selector"
+        ), "{}", created.violations[0]);
+        assert!(created.violations[0].contains("or set spec.manualSelector: true"));
+        // An UPDATE carries the selector the API server generated.
+        assert!(check(WorkloadKind::Job, &job, "UPDATE", &Settings::default()).is_empty());
+        let cronjob = json!({"spec": {"jobTemplate": {"spec": {
+            "selector": {"matchLabels": {"app": "t"}}, "manualSelector": true}}}});
+        let findings = check(
+            WorkloadKind::CronJob,
+            &cronjob,
+            "CREATE",
+            &Settings::default(),
+        );
+        assert_eq!(findings.violations.len(), 2, "{findings:?}");
+        assert!(findings.violations[0].contains("spec.jobTemplate.spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` will be auto-generated; remove spec.jobTemplate.spec.selector"));
+        assert!(findings.violations[1].starts_with(
+            "spec.jobTemplate.spec.manualSelector: Unsupported value: true: supported values: \"false\"; remove spec.jobTemplate.spec.manualSelector"
+        ));
+        let fine =
+            json!({"spec": {"jobTemplate": {"spec": {"manualSelector": false, "template": {}}}}});
+        assert!(check(WorkloadKind::CronJob, &fine, "UPDATE", &Settings::default()).is_empty());
+        let broken = json!({"spec": {"jobTemplate": "x"}});
+        let findings = check(
+            WorkloadKind::CronJob,
+            &broken,
+            "CREATE",
+            &Settings::default(),
+        );
+        assert_eq!(
+            findings.violations,
+            ["spec.jobTemplate must be a map, not a string"]
+        );
     }
 }

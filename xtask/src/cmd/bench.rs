@@ -18,7 +18,9 @@
 //! payload into a `serde_json::Value` and accepts) runs on the same payload,
 //! alternating call by call with the policy, and the ratio of the medians is
 //! printed. `--suite` times the issue's requests (see [`workload`]) against
-//! their budgets and the generated scaling requests in µs per KiB.
+//! their budgets and the generated scaling requests in µs per KiB, then the
+//! context-aware rules against generated clusters ([`context`]; alone with
+//! `--context-aware`): fixed cost, marginal µs per listed object, peak memory.
 //!
 //! The peak linear memory of a fresh instance after one `validate` call is
 //! printed too (in `--suite`, for the scaling requests). waPC hosts do not expose the
@@ -26,6 +28,7 @@
 //! pages) under which the call still succeeds: memory only grows, and the
 //! guest's growth requests are the same under any cap until one is refused.
 
+pub mod context;
 pub mod workload;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -35,7 +38,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::host::{Instance, Policy, admission_request};
+use crate::host::{Instance, KubernetesHost, Policy, admission_request};
 use workload::{BenchRequest, Verdict};
 
 #[derive(clap::Args)]
@@ -51,13 +54,18 @@ pub struct Args {
         long,
         short = 'r',
         value_name = "FILE",
-        required_unless_present_any = ["suite", "peak_memory_probe"]
+        required_unless_present_any = ["suite", "context_aware", "peak_memory_probe"]
     )]
     pub request_path: Vec<PathBuf>,
     /// Time the benchmark suite: the issue's seven requests against their
     /// budgets, then the generated scaling requests.
     #[arg(long, conflicts_with_all = ["request_path", "settings_json", "settings_path"])]
     pub suite: bool,
+    /// Time only the suite's context-aware section: the Service UPDATE
+    /// against 10, 1,000 and 10,000 listed pods, the overlap check against
+    /// 10 and 1,000 controllers, and both with the rules off.
+    #[arg(long, conflicts_with_all = ["request_path", "settings_json", "settings_path", "suite"])]
+    pub context_aware: bool,
     /// Also time this module (the floor) on the same requests, alternating
     /// call by call, and print the policy/floor ratio.
     #[arg(long, value_name = "FLOOR.wasm")]
@@ -73,6 +81,10 @@ pub struct Args {
     /// allocations go to this process's stderr, which the caller discards).
     #[arg(long, hide = true)]
     pub peak_memory_probe: bool,
+    /// Internal, with `--peak-memory-probe`: answer the policy's Kubernetes
+    /// calls from this recorded session, with the grants of policy-metadata.yml.
+    #[arg(long, hide = true, value_name = "FILE", requires = "peak_memory_probe")]
+    pub probe_session: Option<PathBuf>,
     /// The policy module: a path or a `file://` URI.
     #[arg(value_name = "POLICY.wasm")]
     pub policy: String,
@@ -90,7 +102,12 @@ pub fn main(args: Args) -> Result<()> {
         let module = std::fs::read(path).with_context(|| format!("cannot read module {path}"))?;
         let mut payload = Vec::new();
         std::io::stdin().read_to_end(&mut payload)?;
-        println!("{}", peak_memory(&module, &payload)?);
+        let kubernetes = args
+            .probe_session
+            .as_deref()
+            .map(context::probe_host)
+            .transpose()?;
+        println!("{}", peak_memory(&module, &payload, kubernetes.as_ref())?);
         return Ok(());
     }
     let bench = Bench {
@@ -101,6 +118,11 @@ pub fn main(args: Args) -> Result<()> {
     };
     if args.suite {
         return suite(&bench);
+    }
+    if args.context_aware {
+        let over = context::run(&bench)?;
+        print_over(over);
+        return Ok(());
     }
     let settings = settings(&args)?;
     for path in &args.request_path {
@@ -142,7 +164,11 @@ impl Module {
 
     /// A fresh instance with `settings` validated, as kwctl prepares one.
     fn instance(&self, settings: &Value) -> Result<Instance> {
-        let instance = self.policy.instantiate()?;
+        self.prepare(self.policy.instantiate()?, settings)
+    }
+
+    /// `instance` with `settings` validated.
+    fn prepare(&self, instance: Instance, settings: &Value) -> Result<Instance> {
         let verdict = instance.validate_settings(settings)?;
         if !verdict.valid {
             bail!(
@@ -210,38 +236,19 @@ impl Bench {
             .map(|module| module.instance(settings))
             .transpose()?;
 
-        let instances: Vec<&Instance> = std::iter::once(&policy).chain(&baseline).collect();
-        let start = Instant::now();
-        while start.elapsed() < self.warm_up {
-            for instance in &instances {
-                instance.call("validate", &payload)?;
-            }
-        }
-        let mut times = vec![Vec::with_capacity(self.samples); instances.len()];
-        let mut order: Vec<usize> = (0..instances.len()).collect();
-        for _ in 0..self.samples {
-            for &index in &order {
-                let (Some(instance), Some(times)) = (instances.get(index), times.get_mut(index))
-                else {
-                    continue;
-                };
-                let started = Instant::now();
-                let answer = instance.call("validate", &payload)?;
-                times.push(started.elapsed());
-                drop(answer);
-            }
-            // Alternate which module goes first.
-            order.reverse();
-        }
-        let mut stats = times.into_iter().map(Stats::new);
+        let instances: Vec<(&Instance, &[u8])> = std::iter::once(&policy)
+            .chain(&baseline)
+            .map(|instance| (instance, payload.as_slice()))
+            .collect();
+        let mut stats = self.interleaved(&instances)?.into_iter();
         let policy_stats = stats.next().context("no samples")?;
         let baseline_stats = stats.next();
         let peak = if memory {
-            let policy = self.peak_memory(&self.policy, &payload)?;
+            let policy = self.peak_memory(&self.policy, &payload, None)?;
             let baseline = self
                 .baseline
                 .as_ref()
-                .map(|module| self.peak_memory(module, &payload))
+                .map(|module| self.peak_memory(module, &payload, None))
                 .transpose()?;
             Some((policy, baseline))
         } else {
@@ -257,14 +264,55 @@ impl Bench {
         })
     }
 
+    /// Warms up, then times `validate` on each `(instance, payload)` in
+    /// turn, call by call, rotating which goes first every round, so that
+    /// drift on a busy machine reaches all alike. Each instance's
+    /// Kubernetes host is reset before each call (a replay starts over).
+    /// One [`Stats`] per case, in order.
+    fn interleaved(&self, cases: &[(&Instance, &[u8])]) -> Result<Vec<Stats>> {
+        let call = |(instance, payload): &(&Instance, &[u8])| {
+            instance.kubernetes().reset();
+            instance.call("validate", payload)
+        };
+        let start = Instant::now();
+        while start.elapsed() < self.warm_up {
+            for case in cases {
+                call(case)?;
+            }
+        }
+        let mut times = vec![Vec::with_capacity(self.samples); cases.len()];
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        for _ in 0..self.samples {
+            for &index in &order {
+                let (Some(case), Some(times)) = (cases.get(index), times.get_mut(index)) else {
+                    continue;
+                };
+                case.0.kubernetes().reset();
+                let started = Instant::now();
+                let answer = case.0.call("validate", case.1)?;
+                times.push(started.elapsed());
+                drop(answer);
+            }
+            // Rotate which case goes first.
+            order.rotate_left(1);
+        }
+        Ok(times.into_iter().map(Stats::new).collect())
+    }
+
     /// Peak linear memory of `module` for `payload`, in bytes, measured by
     /// this program in a child process (`--peak-memory-probe`) whose stderr
     /// is discarded: each refused cap makes the guest print "memory
-    /// allocation of N bytes failed" on the stderr it inherits.
-    fn peak_memory(&self, module: &Module, payload: &[u8]) -> Result<u64> {
+    /// allocation of N bytes failed" on the stderr it inherits. With
+    /// `session`, the policy's Kubernetes calls are answered from that
+    /// recorded session (else refused).
+    fn peak_memory(&self, module: &Module, payload: &[u8], session: Option<&Path>) -> Result<u64> {
         use std::process::{Command, Stdio};
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["bench", "--peak-memory-probe"])
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args(["bench", "--peak-memory-probe"]);
+        if let Some(session) = session {
+            command.arg("--probe-session").arg(session);
+        }
+        let mut child = command
             .arg(&module.path)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -435,12 +483,19 @@ fn suite(bench: &Bench) -> Result<()> {
             "{family}: µs per KiB at the largest size is {growth:.2}x the smallest's (budget 1.50) {status}"
         );
     }
+    println!();
+    over += context::run(bench)?;
+    print_over(over);
+    Ok(())
+}
+
+fn print_over(over: usize) {
     if over > 0 {
+        println!();
         println!(
             "{over} figure(s) over budget (a benchmark: rerun on an idle machine before acting on it)"
         );
     }
-    Ok(())
 }
 
 /// Sample statistics.
@@ -476,7 +531,14 @@ impl Stats {
 /// The smallest linear-memory cap under which a fresh instance of `module`
 /// answers `validate(payload)`: the instance's peak memory through
 /// `wapc_init` and that call, in bytes (a multiple of the 64 KiB wasm page).
-pub fn peak_memory(module: &[u8], payload: &[u8]) -> Result<u64> {
+/// With `kubernetes`, each instance answers its Kubernetes calls with a
+/// fresh [`KubernetesHost::fork`] of it (a replay starts at its first
+/// exchange); without, they are refused.
+pub fn peak_memory(
+    module: &[u8],
+    payload: &[u8],
+    kubernetes: Option<&KubernetesHost>,
+) -> Result<u64> {
     use wasmtime_provider::wasmtime;
     use wasmtime_provider::{ResourceLimits, WasmtimeEngineProviderBuilder};
 
@@ -496,7 +558,8 @@ pub fn peak_memory(module: &[u8], payload: &[u8]) -> Result<u64> {
             .wasi_params(wapc::WasiParams::default())
             .enable_resource_limits(limits)
             .build_pre()?;
-        let host = match wapc::WapcHost::new(Box::new(pre.rehydrate(None)?), None) {
+        let callback = kubernetes.map(|k| kubernetes_callback(k.fork()));
+        let host = match wapc::WapcHost::new(Box::new(pre.rehydrate(None)?), callback) {
             Ok(host) => host,
             // The cap is below the module's initial memory.
             Err(_) => return Ok(false),
@@ -525,6 +588,22 @@ pub fn peak_memory(module: &[u8], payload: &[u8]) -> Result<u64> {
         }
     }
     Ok(high * PAGE)
+}
+
+/// A waPC host callback for the peak-memory probe: `kubewarden/kubernetes/*`
+/// answered by `kubernetes`, log records dropped, anything else refused.
+fn kubernetes_callback(kubernetes: KubernetesHost) -> Box<wapc::HostCallback> {
+    Box::new(
+        move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| match (
+            binding, namespace,
+        ) {
+            ("kubewarden", "kubernetes") => kubernetes
+                .answer(operation, payload)
+                .map_err(|message| message.into()),
+            ("kubewarden", "tracing") => Ok(Vec::new()),
+            _ => Err(format!("refused {binding}/{namespace}/{operation}").into()),
+        },
+    )
 }
 
 /// The settings map (`{}` when none is given), as `cargo xtask run` reads it.
