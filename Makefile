@@ -4,7 +4,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
 WASM_OUT := target/$(WASM_TARGET)/release/selector_guard.wasm
 
-.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz
+.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz kwctl-tests cli-bench
 
 all: policy.wasm
 
@@ -54,12 +54,29 @@ run: policy.wasm annotated-policy.wasm
 		--settings-json '{"serviceSelectorChange":"warn"}' \
 		--replay-host-capabilities-interactions test_data/sessions/service-selector-swap--unlabeled.yml \
 		--request-path test_data/requests/service-selector-swap.json annotated-policy.wasm
+	@# `selector-guard check` on a few sample manifests, as in CI: findings
+	@# as FILE:LINE:COL. Exit status 1 (errors found) is the expected one.
+	@echo
+	$(CARGO) run --locked --quiet --package selector-guard-cli -- check --policy policy.wasm \
+		test_data/manifests/service-yaml11.yaml test_data/manifests/daemonset-from-deployment.yaml \
+		test_data/manifests/deployment-valid.yaml || test $$? -eq 1
 
 # Regenerate test_data/requests/ from test_data/manifests/, then record
 # test_data/sessions/NAME.yml from NAME.cluster.yaml with policy.wasm
 # (tests/fixtures.rs fails when a committed request or session is stale).
 fixtures: policy.wasm
 	$(CARGO) xtask fixtures
+
+# Tests that need kwctl, which cannot be installed here: ignored by
+# `make test` (reported as ignored, with the reason), run here on request.
+# KWCTL=/path/to/kwctl if it is not on PATH.
+kwctl-tests: policy.wasm annotated-policy.wasm
+	$(CARGO) test --locked --package xtask --test run_cli -- --ignored agrees_with_kwctl_when_installed
+
+# `selector-guard check` throughput over 1,000 generated manifests, and the
+# module's compile time with and without the compiled-module cache.
+cli-bench: policy.wasm
+	$(CARGO) run --locked --profile bench --package selector-guard-cli --example throughput -- policy.wasm
 
 # Only the wasm end-to-end tests.
 e2e-tests: policy.wasm annotated-policy.wasm
@@ -106,7 +123,8 @@ clean:
 	$(CARGO) clean
 	rm -f policy.wasm annotated-policy.wasm floor.wasm
 
-# Coverage-guided fuzzing of `validate` and `validate_settings` with cargo-fuzz
+# Coverage-guided fuzzing of `validate`, `validate_settings` and the YAML
+# 1.1 reader (`yaml11`, what `check` and `fix` read pull requests with) with cargo-fuzz
 # (libFuzzer; needs the nightly toolchain). Not part of `make test`: the
 # native proptest fuzzing (tests/hostile.rs) runs there. FUZZ_TIME seconds
 # per target; the corpus and any crash land in fuzz/corpus, fuzz/artifacts.
@@ -115,7 +133,8 @@ fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	fuzz/seed-corpus.sh
-	for target in validate validate_settings; do \
+	for target in validate validate_settings yaml11; do \
+		dict=$(CURDIR)/fuzz/$$target.dict; \
 		(cd fuzz && cargo +nightly fuzz run -O $$target corpus/$$target -- \
-			-max_total_time=$(FUZZ_TIME) -dict=$(CURDIR)/fuzz/$$target.dict -print_final_stats=1) || exit 1; \
+			-max_total_time=$(FUZZ_TIME) $$(test -f $$dict && echo -dict=$$dict) -print_final_stats=1) || exit 1; \
 	done

@@ -4,7 +4,7 @@
 # settings, and a few settings documents for `validate_settings`.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/validate corpus/validate_settings
+mkdir -p corpus/validate corpus/validate_settings corpus/yaml11
 
 settings=(
   '{}'
@@ -32,3 +32,8 @@ for document in "${settings[@]}" \
   i=$((i + 1))
 done
 echo "corpus: $(ls corpus/validate | wc -l) validate and $(ls corpus/validate_settings | wc -l) validate_settings inputs"
+
+# The YAML reader: the manifests users write.
+for manifest in ../test_data/manifests/*.yaml ../cli/tests/data/manifests/*.yaml ../cli/tests/data/manifests/*/*.yaml; do
+  cp "$manifest" "corpus/yaml11/seed-$(basename "$(dirname "$manifest")")-$(basename "$manifest")"
+done

@@ -1,9 +1,9 @@
-//! Host-side tooling for selector-guard: a waPC host that runs `policy.wasm`
-//! the way kwctl and policy-server do, plus the commands built on it.
+//! Host-side tooling for selector-guard: the maintainers' commands
+//! (fixtures, bench, annotate, publishing). The waPC host, the YAML 1.1
+//! reader and the metadata live in `selector-guard-host`, shared with the
+//! `selector-guard` CLI, and are re-exported here under their old paths.
 
 pub mod cmd;
-pub mod host;
-pub mod metadata;
 pub mod oci;
-pub mod wasm;
-pub mod yaml11;
+
+pub use selector_guard_host::{config, host, manifests, metadata, wasm, yaml11};

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
-//! use xtask::host::{AdmissionResponse, Policy, admission_request};
+//! use selector_guard_host::host::{AdmissionResponse, Policy, admission_request};
 //! let policy = Policy::load("policy.wasm")?; // compiles the module, once
 //! assert_eq!(policy.protocol_version()?, "v1");
 //! let settings = serde_json::json!({});
@@ -77,9 +77,21 @@ impl Policy {
 
     /// Compiles a module from its bytes (binary, or WAT text).
     pub fn from_bytes(bytes: &[u8]) -> Result<Policy> {
-        let pre = WasmtimeEngineProviderBuilder::new()
+        Policy::from_bytes_cached(bytes, None)
+    }
+
+    /// Compiles a module from its bytes, or takes the compiled code from
+    /// `cache` (a folder) when it holds it: wasmtime's cache, keyed by the
+    /// module's hash, wasmtime's version and the compiler's settings, and
+    /// written after a compile. A cache that cannot be used is skipped.
+    pub fn from_bytes_cached(bytes: &[u8], cache: Option<&Path>) -> Result<Policy> {
+        let mut builder = WasmtimeEngineProviderBuilder::new()
             .module_bytes(bytes)
-            .wasi_params(WasiParams::default())
+            .wasi_params(WasiParams::default());
+        if let Some(folder) = cache {
+            builder = builder.enable_cache(Some(folder));
+        }
+        let pre = builder
             .build_pre()
             .map_err(|e| anyhow!("cannot compile the module: {}", one_line(&e.to_string())))?;
         Ok(Policy {

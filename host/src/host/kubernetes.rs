@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! # fn main() -> anyhow::Result<()> {
-//! use xtask::host::KubernetesHost;
+//! use selector_guard_host::host::KubernetesHost;
 //! use std::path::Path;
 //! let host = KubernetesHost::from_files(
 //!     Path::new("policy-metadata.yml"),

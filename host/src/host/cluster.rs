@@ -24,7 +24,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
-use crate::cmd::scaffold::parse_manifests;
+use crate::manifests::parse_manifests;
 
 /// Objects read from manifests, queried like an API server.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -38,10 +38,10 @@ pub fn replace_custom_section(module: &[u8], name: &str, data: &[u8]) -> anyhow:
             _ => {}
         }
         if let Some((id, range)) = payload.as_section() {
-            out.section(&wasm_encoder::RawSection {
-                id,
-                data: &module[range],
-            });
+            let data = module
+                .get(range)
+                .context("a section runs past the end of the module")?;
+            out.section(&wasm_encoder::RawSection { id, data });
         }
     }
     out.section(&wasm_encoder::CustomSection {

@@ -1,0 +1,130 @@
+//! Findings and how they are printed: `FILE:LINE:COL: error|warning:
+//! MESSAGE` (the form compilers print and editors follow), one JSON object
+//! per line, or GitHub Actions workflow commands.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// kubectl would send something the policy rejects or rewrites.
+    Error,
+    /// The policy accepts, with a warning.
+    Warning,
+}
+
+impl Severity {
+    /// `error` or `warning`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One finding at a place in a file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The file, as given (`-` for stdin, a helm template's path).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Error or warning.
+    pub severity: Severity,
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// What is wrong, and the fix.
+    pub message: String,
+}
+
+/// How findings are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `FILE:LINE:COL: error: MESSAGE`.
+    Text,
+    /// One JSON object per line: file, line, column, severity, object, message.
+    Json,
+    /// GitHub Actions annotations (`::error file=F,line=L,col=C::MESSAGE`).
+    Github,
+}
+
+impl Finding {
+    /// The finding as one line (no newline) in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Text => format!(
+                "{}:{}:{}: {}: {}",
+                self.file,
+                self.line,
+                self.column,
+                self.severity.as_str(),
+                self.message.replace(['\r', '\n'], " ")
+            ),
+            Format::Json => serde_json::to_string(self).unwrap_or_default(),
+            Format::Github => {
+                let mut out = String::new();
+                let _ = write!(
+                    out,
+                    "::{} file={},line={},col={},title={}::{}",
+                    self.severity.as_str(),
+                    github_property(&self.file),
+                    self.line,
+                    self.column,
+                    github_property(&format!("selector-guard: {}", self.object)),
+                    github_data(&self.message)
+                );
+                out
+            }
+        }
+    }
+}
+
+/// A workflow command's message: `%`, `\r` and `\n` escaped.
+pub fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as [`github_data`], plus `:` and `,`.
+pub fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(message: &str) -> Finding {
+        Finding {
+            file: "a,b:c.yaml".into(),
+            line: 3,
+            column: 5,
+            severity: Severity::Error,
+            object: "Service default/rng".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn formats() {
+        let f = finding("50% off\nnow: yes, really");
+        assert_eq!(
+            f.render(Format::Text),
+            "a,b:c.yaml:3:5: error: 50% off now: yes, really"
+        );
+        assert_eq!(
+            f.render(Format::Github),
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,title=selector-guard%3A Service default/rng::50%25 off%0Anow: yes, really"
+        );
+        assert_eq!(
+            f.render(Format::Json),
+            r#"{"file":"a,b:c.yaml","line":3,"column":5,"severity":"error","object":"Service default/rng","message":"50% off\nnow: yes, really"}"#
+        );
+    }
+}
