@@ -209,9 +209,10 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
         },
     };
     // The old object is decoded only for the rules that compare with it.
-    let compares = settings.reads_cluster() || settings.immutable_selector != settings::Mode::Off;
     let old = match (request.operation.as_ref(), request.old_object) {
-        ("UPDATE", Some(text)) if compares => Object::decode(text.get(), rules::shape(kind)).ok(),
+        ("UPDATE", Some(text)) if rules::compares_with_old(kind, &settings) => {
+            Object::decode(text.get(), rules::shape(kind)).ok()
+        }
         _ => None,
     };
     let namespace = namespace_of(&request, &object.value);

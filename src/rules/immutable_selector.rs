@@ -72,7 +72,7 @@ pub fn check(
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("NAME");
-    let kind_name = kind_name(kind);
+    let kind_name = super::Kind::Workload(kind).name();
     findings.report(
         mode,
         format!(
@@ -83,18 +83,6 @@ pub fn check(
         ),
     );
     findings
-}
-
-fn kind_name(kind: WorkloadKind) -> &'static str {
-    match kind {
-        WorkloadKind::DaemonSet => "DaemonSet",
-        WorkloadKind::Deployment => "Deployment",
-        WorkloadKind::ReplicaSet => "ReplicaSet",
-        WorkloadKind::StatefulSet => "StatefulSet",
-        WorkloadKind::ReplicationController => "ReplicationController",
-        WorkloadKind::Job => "Job",
-        WorkloadKind::CronJob => "CronJob",
-    }
 }
 
 /// The selector as the API server compares it: `null`, empty maps and empty

@@ -22,6 +22,7 @@ use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The kinds this policy handles. Everything else is accepted untouched.
@@ -242,10 +243,7 @@ pub fn evaluate(kind: Kind, object: &Object, request: &Request, settings: &Setti
                 findings.merge(service_selector::check(object, settings));
             }
             findings.merge(template_labels::check(workload, value, operation, settings));
-            let old = request
-                .old
-                .filter(|_| operation == "UPDATE")
-                .map(|old| &old.value);
+            let old = request.old.map(|old| &old.value);
             findings.merge(immutable_selector::check(workload, value, old, settings));
         }
     }
@@ -258,9 +256,22 @@ pub struct Request<'a> {
     pub operation: &'a str,
     /// The object's namespace (the request's, else the object's, else `default`).
     pub namespace: &'a str,
-    /// `oldObject`, decoded to the kind's shape, on UPDATE when a rule
-    /// compares with it.
+    /// `oldObject`, decoded to the kind's shape: only on UPDATE, and only
+    /// when [`compares_with_old`] says a rule of the kind reads it.
     pub old: Option<&'a Object<'a>>,
+}
+
+/// Whether an enabled rule for `kind` compares the object with `oldObject`
+/// on UPDATE, so that it is decoded only then.
+pub fn compares_with_old(kind: Kind, settings: &Settings) -> bool {
+    match kind {
+        Kind::Service => settings.service_selector_change != Mode::Off,
+        Kind::Pod => settings.pod_label_change == WarnMode::Warn,
+        Kind::Workload(w) => {
+            (settings.controller_overlap != Mode::Off && controller_resource(w).is_some())
+                || (settings.immutable_selector != Mode::Off && immutable_selector::applies_to(w))
+        }
+    }
 }
 
 /// Runs the context-aware rules that apply to `kind`, reading the cluster
@@ -278,7 +289,7 @@ pub fn evaluate_in_cluster(
     if !settings.reads_cluster() || !object.value.is_object() {
         return findings;
     }
-    let update_of = request.old.filter(|_| request.operation == "UPDATE");
+    let update_of = request.old;
     match kind {
         Kind::Service if settings.service_selector_change != Mode::Off => {
             if let Some(old) = update_of {
@@ -411,27 +422,27 @@ fn overlap(
 }
 
 fn pod_labels(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findings {
-    let labels_of = |object: &Object| {
+    /// `metadata.labels`, with `{}` read as absent, as `null` is.
+    fn labels_of<'v>(object: &'v Object) -> Option<&'v Value> {
         lookup(&object.value, &["metadata", "labels"])
             .ok()
             .flatten()
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+            .filter(|v| v.as_object().is_none_or(|m| !m.is_empty()))
+    }
     let (new_value, old_value) = (labels_of(object), labels_of(old));
-    let empty = |v: &Value| v.is_null() || v.as_object().is_some_and(|m| m.is_empty());
-    if new_value == old_value || (empty(&new_value) && empty(&old_value)) {
+    if new_value == old_value {
         return Findings::default();
     }
-    let new = selector::parse_labels(Some(&new_value), "metadata.labels").0;
-    let old = selector::parse_labels(Some(&old_value), "metadata.labels").0;
+    let new = selector::parse_labels(new_value, "metadata.labels").0;
+    let old = selector::parse_labels(old_value, "metadata.labels").0;
     let mut findings = Findings::default();
     let mut unread = Vec::new();
     // The controller, when it is of a kind this policy reads; owners of
     // other kinds (custom resources, a Node for a static pod) are skipped.
-    let metadata = object.value.get("metadata").cloned().unwrap_or(Value::Null);
-    let owner = serde_json::from_value::<cluster::Metadata>(metadata)
-        .ok()
+    let owner = object
+        .value
+        .get("metadata")
+        .and_then(|metadata| cluster::Metadata::deserialize(metadata).ok())
         .and_then(|m| m.controller().cloned())
         .and_then(|owner| {
             Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
