@@ -10,6 +10,7 @@ settings=(
   '{}'
   'null'
   '{"serviceSelectorValues":"reject","daemonSetFields":"warn"}'
+  '{"labelMapValues":"reject","serviceSelectorValues":"off"}'
   '{"templateLabels":"warn","templateLabelsKinds":["Job","ReplicationController"],"checkLastAppliedConfiguration":false}'
 )
 for request in ../test_data/requests/*.json; do

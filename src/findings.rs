@@ -33,14 +33,27 @@ impl Findings {
     }
 
     /// Appends `other`, skipping messages already present (two rules that
-    /// both need `spec` report a malformed one once). At most one rule per
-    /// kind mutates, so a second mutation never overwrites a first.
+    /// both need `spec` report a malformed one once; Rule 2 and
+    /// `labelMapValues` word a bad template label alike). Edits of
+    /// different maps add up.
     pub fn merge(&mut self, other: Findings) {
         append_unseen(&mut self.violations, other.violations);
         append_unseen(&mut self.warnings, other.warnings);
-        if other.mutated.is_some() {
-            self.mutated = other.mutated;
+        match (&mut self.mutated, other.mutated) {
+            (Some(edits), Some(more)) => edits.extend(more),
+            (mine, Some(more)) => *mine = Some(more),
+            (_, None) => {}
         }
+    }
+
+    /// Drops the warnings that are also violations: two rules reported the
+    /// same problem in different modes, and the rejection says it.
+    pub fn drop_warnings_also_rejected(&mut self) {
+        if self.violations.is_empty() || self.warnings.is_empty() {
+            return;
+        }
+        let rejected: HashSet<&str> = self.violations.iter().map(String::as_str).collect();
+        self.warnings.retain(|w| !rejected.contains(w.as_str()));
     }
 }
 
@@ -51,6 +64,17 @@ fn append_unseen(into: &mut Vec<String>, items: Vec<String>) {
     }
     if into.is_empty() {
         *into = items;
+        return;
+    }
+    // Most merges are of a few messages: comparing them costs less than
+    // hashing them.
+    let held = into.len();
+    if held * items.len() <= 64 {
+        for item in items {
+            if !into.iter().take(held).any(|seen| *seen == item) {
+                into.push(item);
+            }
+        }
         return;
     }
     let fresh: Vec<String> = {
@@ -79,6 +103,9 @@ pub enum ErrorKind {
     Forbidden(String),
     /// `Invalid value: <value>: <detail>`
     Invalid { value: String, detail: String },
+    /// Worded as `Invalid`, for a value that can never be valid there (a
+    /// map where a label value belongs): it rejects in every mode.
+    NeverValid { value: String, detail: String },
     /// `Unsupported value: <value>: supported values: <supported>`
     Unsupported { value: String, supported: String },
     /// The object's structure is wrong (an array where a map belongs). Such
@@ -118,6 +145,21 @@ impl FieldError {
         }
     }
 
+    /// [`FieldError::invalid`] for a value that can never be valid there.
+    pub fn never_valid(
+        path: impl Into<String>,
+        value: impl fmt::Display,
+        detail: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            path: path.into(),
+            kind: ErrorKind::NeverValid {
+                value: value.to_string(),
+                detail: detail.into(),
+            },
+        }
+    }
+
     pub fn unsupported(
         path: impl Into<String>,
         value: impl fmt::Display,
@@ -148,8 +190,13 @@ impl FieldError {
         }
     }
 
-    pub fn is_malformed(&self) -> bool {
-        matches!(self.kind, ErrorKind::Malformed { .. })
+    /// Whether the error rejects in every mode: a malformed structure, or a
+    /// value that can never be valid.
+    pub fn always_rejects(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Malformed { .. } | ErrorKind::NeverValid { .. }
+        )
     }
 }
 
@@ -160,7 +207,7 @@ impl fmt::Display for FieldError {
             ErrorKind::Required(detail) if detail.is_empty() => write!(f, "{path}: Required value"),
             ErrorKind::Required(detail) => write!(f, "{path}: Required value: {detail}"),
             ErrorKind::Forbidden(detail) => write!(f, "{path}: Forbidden: {detail}"),
-            ErrorKind::Invalid { value, detail } => {
+            ErrorKind::Invalid { value, detail } | ErrorKind::NeverValid { value, detail } => {
                 write!(f, "{path}: Invalid value: {value}: {detail}")
             }
             ErrorKind::Unsupported { value, supported } => {
@@ -188,10 +235,11 @@ pub fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// Reports field errors: structural ones always reject, the rest follow `mode`.
+/// Reports field errors: those that [`FieldError::always_rejects`] reject,
+/// the rest follow `mode`.
 pub fn report_field_errors(findings: &mut Findings, mode: Mode, errors: Vec<FieldError>) {
     for error in errors {
-        let mode = if error.is_malformed() {
+        let mode = if error.always_rejects() {
             Mode::Reject
         } else {
             mode

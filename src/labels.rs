@@ -299,6 +299,74 @@ pub fn entry_path(map_path: &str, key: &str) -> String {
     path
 }
 
+/// What a captured map holds, which decides the syntax its keys and values
+/// must have and the rule that converts its non-string values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapValues {
+    /// A Service's or ReplicationController's `spec.selector`: label keys
+    /// and values, converted by `serviceSelectorValues` (Rule 3).
+    Selector,
+    /// Label keys and values (`labels`, `nodeSelector`, `matchLabels`),
+    /// converted by `labelMapValues`.
+    Labels,
+    /// Annotation keys (qualified names, compared in lower case) and any
+    /// string values, converted by `labelMapValues`.
+    Annotations,
+}
+
+/// What a map of this kind is, in a malformed-map message.
+pub fn expected_map(values: MapValues) -> &'static str {
+    match values {
+        MapValues::Annotations => "a map of annotation keys to string values",
+        MapValues::Selector | MapValues::Labels => "a map of label keys to string values",
+    }
+}
+
+/// Problems with a key of a map of this kind, in the API server's words.
+pub fn map_key_errors(values: MapValues, key: &str) -> Vec<String> {
+    match values {
+        // ValidateAnnotations checks strings.ToLower(key).
+        MapValues::Annotations if key.bytes().any(|b| b.is_ascii_uppercase()) => {
+            key_errors(&key.to_ascii_lowercase())
+        }
+        _ => key_errors(key),
+    }
+}
+
+/// Problems with a string value of a map of this kind; annotation values
+/// may be any string.
+pub fn map_value_errors(values: MapValues, value: &str) -> Vec<String> {
+    match values {
+        MapValues::Annotations => Vec::new(),
+        MapValues::Selector | MapValues::Labels => value_errors(value),
+    }
+}
+
+/// Why a value that has no string form (a map, a list) is refused.
+pub fn not_a_string(values: MapValues, found: &str) -> String {
+    let what = match values {
+        MapValues::Annotations => "an annotation value",
+        MapValues::Selector | MapValues::Labels => "a label value",
+    };
+    ["", what, " must be a string, not ", found].concat()
+}
+
+/// Why a non-string scalar is refused, in `reject` and `warn` modes:
+/// `label values must be strings; <what YAML did and the quoted fix>`.
+pub fn must_be_strings(values: MapValues, key: &str, value: &Value, text: &str) -> String {
+    let what = match values {
+        MapValues::Annotations => "annotation values must be strings; ",
+        MapValues::Selector | MapValues::Labels => "label values must be strings; ",
+    };
+    [what, &yaml_trap(key, value, text)].concat()
+}
+
+/// How a non-string value with a string form, whose string is not valid
+/// syntax, is shown: `-1 (as a string "-1")`.
+pub fn shown_as_string(value: &Value, text: &str) -> String {
+    format!("{value} (as a string {})", json_quoted(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

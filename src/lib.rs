@@ -20,8 +20,8 @@ use findings::Findings;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use object::{Key, Object, Shaped};
 use rules::Kind;
+use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use settings::Settings;
@@ -60,12 +60,18 @@ struct Request<'a> {
     object: ObjectField<'a>,
     /// `oldObject`'s text, decoded only when a rule compares with it.
     old_object: Option<&'a RawValue>,
+    /// Where `object`'s text lies in the payload, for an object decoded in
+    /// the request's pass: the address just past the key `"object"` and that
+    /// of the next key's opening quote (see [`object_between`]).
+    object_bounds: (Option<usize>, Option<usize>),
 }
 
 /// `request.object`, decoded in the same pass as the payload when its kind
-/// came first (as in every AdmissionRequest the API server sends) and its
-/// rules never edit its text; otherwise kept as text and decoded once the
-/// kind is known. Only the parts its kind's rules read are built.
+/// came first (as in every AdmissionRequest the API server sends); otherwise
+/// kept as text and decoded once the kind is known. Only the parts its
+/// kind's rules read are built. Edits are of slices of the payload either
+/// way ([`object::Edits`]), so the object's text is found again only when
+/// there is something to edit.
 #[derive(Default)]
 enum ObjectField<'a> {
     #[default]
@@ -102,7 +108,13 @@ impl<'de> Visitor<'de> for RequestVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request<'de>, A::Error> {
         let mut request = Request::default();
         let mut seen = [false; REQUEST_FIELDS.len()];
+        let mut after_object = false;
         while let Some(Key(key)) = map.next_key()? {
+            if std::mem::take(&mut after_object)
+                && let Cow::Borrowed(next) = key
+            {
+                request.object_bounds.1 = Some((next.as_ptr() as usize).wrapping_sub(1));
+            }
             let Some(field) = REQUEST_FIELDS.iter().position(|f| *f == key) else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -120,10 +132,14 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 3 => request.namespace = map.next_value::<Option<Key>>()?.map(|k| k.0),
                 5 => request.old_object = map.next_value::<Option<&RawValue>>()?,
                 _ => {
+                    if let Cow::Borrowed(name) = key {
+                        let past_quote = name.as_ptr() as usize + name.len() + 1;
+                        request.object_bounds.0 = Some(past_quote);
+                    }
+                    after_object = true;
                     let kind = &request.kind;
-                    let shape = Kind::from_gvk(&kind.group, &kind.version, &kind.kind)
-                        .map(rules::shape)
-                        .filter(|shape| !shape.captures());
+                    let shape =
+                        Kind::from_gvk(&kind.group, &kind.version, &kind.kind).map(rules::shape);
                     request.object = match shape {
                         Some(shape) => ObjectField::Decoded(map.next_value_seed(Shaped(shape))?),
                         None => match map.next_value::<Option<&RawValue>>()? {
@@ -165,15 +181,26 @@ pub fn validate(payload: &[u8]) -> CallResult {
 /// [`validate`], reading the cluster through `host`: native tests answer
 /// the host calls at this boundary.
 pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
-    let payload: Payload = match serde_json::from_slice(payload) {
-        Ok(payload) => payload,
+    // Read as text once: raw values (the object, its captured maps) and
+    // strings are then borrowed without checking their UTF-8 again, and the
+    // decoders are built for one kind of input only.
+    let text = match std::str::from_utf8(payload) {
+        Ok(text) => text,
+        Err(err) => {
+            return respond(reject(format!(
+                "cannot decode the validation request: it is not UTF-8 text: {err}"
+            )));
+        }
+    };
+    let decoded = match serde_json::from_str::<Payload>(text) {
+        Ok(decoded) => decoded,
         Err(err) => {
             return respond(reject(format!(
                 "cannot decode the validation request: {err}"
             )));
         }
     };
-    let settings = match payload
+    let settings = match decoded
         .settings
         .map(|raw| Settings::from_json(raw.get().as_bytes()))
     {
@@ -181,7 +208,7 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
         Some(Ok(settings)) => settings,
         Some(Err(err)) => return respond(reject(format!("invalid settings: {err}"))),
     };
-    let mut request = payload.request;
+    let mut request = decoded.request;
     let GroupVersionKind {
         group,
         version,
@@ -227,7 +254,7 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
             kind, &object, &context, &settings, host,
         ));
     }
-    respond(response_for(kind, &request, &object, findings))
+    respond(response_for(kind, &request, &object, findings, text))
 }
 
 /// The request's namespace, else the object's, else `default` (where
@@ -274,10 +301,53 @@ fn identity(kind: Kind, request: &Request, object: &Value) -> String {
     }
 }
 
-fn response_for(kind: Kind, request: &Request, object: &Object, findings: Findings) -> Answer {
+/// The object's text in `payload`, from where its key ended and the next
+/// key began (`request.object_bounds`): JSON allows only whitespace, the
+/// `:` and the `,` around it, so no parse is needed. `None` when the bounds
+/// are not known (a key with escapes, `object` last) or do not fit.
+fn object_between(payload: &str, bounds: (Option<usize>, Option<usize>)) -> Option<&str> {
+    let base = payload.as_ptr() as usize;
+    let start = bounds.0?.checked_sub(base)?;
+    let end = bounds.1?.checked_sub(base)?;
+    let ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let text = payload.get(start..end)?.trim_start_matches(ws);
+    let text = text.strip_prefix(':')?.trim_start_matches(ws);
+    let text = text
+        .trim_end_matches(ws)
+        .strip_suffix(',')?
+        .trim_end_matches(ws);
+    (text.starts_with('{') && text.ends_with('}')).then_some(text)
+}
+
+/// The object's text in `payload`, found again by a parse for an object
+/// decoded in the request's pass that is to be edited, when
+/// [`object_between`] cannot tell.
+fn object_text(payload: &str) -> Option<&str> {
+    #[derive(Deserialize)]
+    struct ObjectOf<'a> {
+        #[serde(borrow)]
+        request: RequestObject<'a>,
+    }
+    #[derive(Deserialize)]
+    struct RequestObject<'a> {
+        #[serde(borrow)]
+        object: &'a RawValue,
+    }
+    let found: ObjectOf = serde_json::from_str(payload).ok()?;
+    Some(found.request.object.get())
+}
+
+fn response_for(
+    kind: Kind,
+    request: &Request,
+    object: &Object,
+    mut findings: Findings,
+    payload: &str,
+) -> Answer {
     if findings.is_empty() {
         return accept(Vec::new());
     }
+    findings.drop_warnings_also_rejected();
     let who = identity(kind, request, &object.value);
     let warnings: Vec<String> = findings
         .warnings
@@ -292,12 +362,16 @@ fn response_for(kind: Kind, request: &Request, object: &Object, findings: Findin
     }
     let mut warnings = warnings;
     let mutated = findings.mutated.and_then(|edits| {
-        let mutated = object.text.and_then(|text| object::edited(text, &edits));
+        let text = object
+            .text
+            .or_else(|| object_between(payload, request.object_bounds))
+            .or_else(|| object_text(payload));
+        let mutated = text.and_then(|text| edits.apply(text));
         if mutated.is_none() {
             // Edits are spans of this very text, so this is a bug; the
             // request is still answered, without the fix.
             warnings.push(format!(
-                "{who}: internal error: the selector fix could not be applied"
+                "{who}: internal error: the conversion to strings could not be applied"
             ));
         }
         mutated
@@ -332,13 +406,16 @@ fn prefixed<'a>(
 
 /// The SDK's `ValidationResponse`, field for field, with the mutated object
 /// carried as JSON text: it is the request's text with edits, and building it
-/// into a `Value` only to serialize it again would cost a parse.
-#[derive(Serialize, Debug)]
+/// into a `Value` only to serialize it again would cost a parse. [`respond`]
+/// writes it.
+#[derive(Debug)]
 struct Answer {
     accepted: bool,
     message: Option<String>,
     code: Option<u16>,
-    mutated_object: Option<Box<RawValue>>,
+    /// JSON text, valid by construction: each edit replaces one JSON value
+    /// of the request's text by a JSON string.
+    mutated_object: Option<String>,
     audit_annotations: Option<HashMap<String, String>>,
     warnings: Option<Vec<String>>,
 }
@@ -365,8 +442,11 @@ fn reject(message: String) -> Answer {
     }
 }
 
-/// Serializes the answer into a buffer sized for its texts up front, so that
-/// a long message is not copied again each time the buffer would grow.
+/// Serializes the answer, as the SDK's `ValidationResponse` serializes (the
+/// same fields in the same order), into a buffer sized for its texts up
+/// front, so that a long message is not copied again each time the buffer
+/// would grow. The mutated object's text is written as it is: checking it
+/// again would cost a parse of the whole object.
 fn respond(response: Answer) -> CallResult {
     let texts = response.message.as_ref().map_or(0, String::len)
         + response
@@ -375,12 +455,24 @@ fn respond(response: Answer) -> CallResult {
             .flatten()
             .map(|w| w.len() + 3)
             .sum::<usize>()
-        + response
-            .mutated_object
-            .as_ref()
-            .map_or(0, |object| object.get().len());
+        + response.mutated_object.as_ref().map_or(0, String::len);
     let mut answer = Vec::with_capacity(RESPONSE_FRAME + texts + texts / 8);
-    serde_json::to_writer(&mut answer, &response)?;
+    answer.extend_from_slice(b"{\"accepted\":");
+    serde_json::to_writer(&mut answer, &response.accepted)?;
+    answer.extend_from_slice(b",\"message\":");
+    serde_json::to_writer(&mut answer, &response.message)?;
+    answer.extend_from_slice(b",\"code\":");
+    serde_json::to_writer(&mut answer, &response.code)?;
+    answer.extend_from_slice(b",\"mutated_object\":");
+    match &response.mutated_object {
+        Some(object) => answer.extend_from_slice(object.as_bytes()),
+        None => answer.extend_from_slice(b"null"),
+    }
+    answer.extend_from_slice(b",\"audit_annotations\":");
+    serde_json::to_writer(&mut answer, &response.audit_annotations)?;
+    answer.extend_from_slice(b",\"warnings\":");
+    serde_json::to_writer(&mut answer, &response.warnings)?;
+    answer.push(b'}');
     Ok(answer)
 }
 
@@ -437,6 +529,52 @@ mod tests {
         assert_eq!(answer(&object_first), first);
     }
 
+    /// A mutation is an edit of the object's text, whether the object was
+    /// decoded in the request's pass (kind first) or from its text: both
+    /// answers carry the same bytes.
+    #[test]
+    fn field_order_does_not_change_a_mutation() {
+        let service = r#"{"metadata": {"name": "s", "labels": {"on": true}},
+            "spec": {"selector": {"n": 1.50}, "ports": [{"port": 80}]}}"#;
+        let kind = r#"{"group": "", "version": "v1", "kind": "Service"}"#;
+        let kind_first = format!(
+            r#"{{"request": {{"kind": {kind}, "operation": "CREATE", "object": {service}}}}}"#
+        );
+        let object_first = format!(
+            r#"{{"request": {{"object": {service}, "operation": "CREATE", "kind": {kind}}}}}"#
+        );
+        // The object followed by another key, as the API server sends it:
+        // its text is found from the keys around it, without a parse.
+        let object_then_more = format!(
+            "{{\"request\": {{\"kind\": {kind}, \"operation\": \"CREATE\",\n \"object\" :\n {service} \n,\t\"oldObject\": null, \"dryRun\": false}}}}"
+        );
+        let first = answer(&kind_first);
+        assert_eq!(answer(&object_then_more), first);
+        let expected = service
+            .replace(r#"{"on": true}"#, r#"{"on": "true"}"#)
+            .replace(r#"{"n": 1.50}"#, r#"{"n": "1.5"}"#);
+        let expected: Value = serde_json::from_str(&expected).expect("JSON");
+        assert_eq!(first["mutated_object"], expected, "{first}");
+        assert_eq!(answer(&object_first), first);
+    }
+
+    #[test]
+    fn the_object_is_found_between_its_key_and_the_next() {
+        let payload = r#"{"request": {"object" :  {"a": {"b": 1}} ,"next": 1}}"#;
+        let after = payload.find(r#""object""#).unwrap() + r#""object""#.len();
+        let before = payload.find(r#""next""#).unwrap();
+        let at = |offset: usize| Some(payload.as_ptr() as usize + offset);
+        assert_eq!(
+            object_between(payload, (at(after), at(before))),
+            Some(r#"{"a": {"b": 1}}"#)
+        );
+        // Bounds that do not fit, or are unknown, find nothing.
+        assert_eq!(object_between(payload, (at(after), at(after + 3))), None);
+        assert_eq!(object_between(payload, (at(after), at(10_000))), None);
+        assert_eq!(object_between(payload, (None, at(before))), None);
+        assert_eq!(object_between(payload, (at(0), at(before))), None);
+    }
+
     #[test]
     fn a_request_field_given_twice_is_refused() {
         let twice = format!(
@@ -461,15 +599,23 @@ mod tests {
         }
     }
 
-    /// The answer has the SDK's `ValidationResponse` fields, nulls included.
+    /// The answer is the SDK's `ValidationResponse` as it serializes: the
+    /// same bytes, nulls included.
     #[test]
     fn answers_read_as_the_sdks_response() {
-        let response = respond(reject("no".into())).expect("serializes");
-        let typed: kubewarden_policy_sdk::response::ValidationResponse =
-            serde_json::from_slice(&response).expect("an SDK response");
-        assert_eq!(
-            serde_json::to_value(&typed).expect("JSON"),
-            serde_json::from_slice::<Value>(&response).expect("JSON")
-        );
+        let mut mutated = accept(vec!["w\"1".into(), "w2".into()]);
+        mutated.mutated_object = Some(r#"{"a": ["b", 1.50]}"#.into());
+        for answer in [reject("no \"quote\"".into()), accept(Vec::new()), mutated] {
+            let response = respond(answer).expect("serializes");
+            let typed: kubewarden_policy_sdk::response::ValidationResponse =
+                serde_json::from_slice(&response).expect("an SDK response");
+            let text = String::from_utf8(response).expect("UTF-8");
+            let sdk = serde_json::to_string(&typed).expect("JSON");
+            // The SDK re-serializes the object compactly; all else is equal.
+            assert_eq!(
+                text.replace(r#"{"a": ["b", 1.50]}"#, r#"{"a":["b",1.5]}"#),
+                sdk
+            );
+        }
     }
 }

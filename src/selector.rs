@@ -6,7 +6,7 @@
 //! selector matches nothing; `{}` matches everything.
 
 use crate::findings::FieldError;
-use crate::labels;
+use crate::labels::{self, MapValues};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -210,6 +210,16 @@ pub fn of_controller<'a>(
 /// selector. Invalid requirements are reported and left out; every valid
 /// one is kept, so matching can still explain what else fails.
 pub fn parse<'a>(selector: Option<&'a Value>, path: &str) -> (Selector<'a>, Vec<FieldError>) {
+    parse_with(selector, path, NonStrings::Report)
+}
+
+/// [`parse`], with non-string `matchLabels` values treated as `non_strings`
+/// says.
+pub fn parse_with<'a>(
+    selector: Option<&'a Value>,
+    path: &str,
+    non_strings: NonStrings,
+) -> (Selector<'a>, Vec<FieldError>) {
     let mut errors = Vec::new();
     let map = match selector {
         None | Some(Value::Null) => return (Selector::Nothing, errors),
@@ -221,7 +231,8 @@ pub fn parse<'a>(selector: Option<&'a Value>, path: &str) -> (Selector<'a>, Vec<
     };
     let mut requirements = Vec::new();
     let match_labels_path = format!("{path}.matchLabels");
-    let (match_labels, label_errors) = parse_labels(map.get("matchLabels"), &match_labels_path);
+    let (match_labels, label_errors) =
+        parse_labels_with(map.get("matchLabels"), &match_labels_path, non_strings);
     errors.extend(label_errors);
     requirements.extend(match_labels.into_iter().map(|(key, value)| Requirement {
         key,
@@ -362,7 +373,7 @@ fn parse_values<'a>(
     let mut values = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let item_path = || format!("{}[{i}]", path());
-        match check_value(item, key, item_path, errors) {
+        match check_value(item, key, item_path, NonStrings::Report, errors) {
             Some(value) => values.push(value),
             None => continue,
         }
@@ -370,36 +381,46 @@ fn parse_values<'a>(
     values
 }
 
-/// Converts one label value, reporting a non-string (the YAML 1.1 trap) or a
-/// value that is not valid label syntax. `None` only for maps and lists.
-/// `path` is called only to report an error: most values have none, and
-/// building every path would cost an allocation per label.
+/// What parsing does with a non-string scalar where a label value belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonStrings {
+    /// Reported (`label values must be strings`) and kept converted.
+    Report,
+    /// Converted silently: `labelMapValues: mutate` reports and converts it.
+    Convert,
+}
+
+/// Converts one label value, reporting a non-string (the YAML 1.1 trap,
+/// unless `non_strings` is [`NonStrings::Convert`]) or a value that is not
+/// valid label syntax, in the words `labelMapValues` uses for the same value.
+/// `None` only for maps and lists. `path` is called only to report an error:
+/// most values have none, and building every path would cost an allocation
+/// per label.
 fn check_value<'a>(
     value: &'a Value,
     key: &str,
     path: impl Fn() -> String,
+    non_strings: NonStrings,
     errors: &mut Vec<FieldError>,
 ) -> Option<Cow<'a, str>> {
     let Some(text) = labels::label_string(value) else {
-        errors.push(FieldError::malformed(path(), "a string", value));
+        let detail = labels::not_a_string(MapValues::Labels, crate::findings::type_name(value));
+        errors.push(FieldError::never_valid(path(), value, detail));
         return None;
     };
-    if !value.is_string() {
-        errors.push(FieldError::invalid(
-            path(),
-            value,
-            format!(
-                "label values must be strings; {}",
-                labels::yaml_trap(key, value, &text)
-            ),
-        ));
-    }
-    for detail in labels::value_errors(&text) {
-        errors.push(FieldError::invalid(
-            path(),
-            Value::String(text.to_string()),
-            detail,
-        ));
+    let syntax = labels::value_errors(&text);
+    if value.is_string() {
+        for detail in syntax {
+            errors.push(FieldError::invalid(path(), value, detail));
+        }
+    } else if !syntax.is_empty() {
+        let shown = labels::shown_as_string(value, &text);
+        for detail in syntax {
+            errors.push(FieldError::invalid(path(), &shown, detail));
+        }
+    } else if non_strings == NonStrings::Report {
+        let detail = labels::must_be_strings(MapValues::Labels, key, value, &text);
+        errors.push(FieldError::invalid(path(), value, detail));
     }
     Some(text)
 }
@@ -408,6 +429,15 @@ fn check_value<'a>(
 /// `None` and `null` are empty. Non-string values are reported and kept in
 /// their converted form, so matching sees what the user most likely meant.
 pub fn parse_labels<'a>(map: Option<&'a Value>, path: &str) -> (Labels<'a>, Vec<FieldError>) {
+    parse_labels_with(map, path, NonStrings::Report)
+}
+
+/// [`parse_labels`], with non-string values treated as `non_strings` says.
+pub fn parse_labels_with<'a>(
+    map: Option<&'a Value>,
+    path: &str,
+    non_strings: NonStrings,
+) -> (Labels<'a>, Vec<FieldError>) {
     let mut errors = Vec::new();
     let map = match map {
         None | Some(Value::Null) => return (Labels::new(), errors),
@@ -433,7 +463,7 @@ pub fn parse_labels<'a>(map: Option<&'a Value>, path: &str) -> (Labels<'a>, Vec<
             ));
         }
         let entry = || labels::entry_path(path, key);
-        if let Some(text) = check_value(value, key, entry, &mut errors) {
+        if let Some(text) = check_value(value, key, entry, non_strings, &mut errors) {
             entries.push((key.as_str(), text));
         }
     }
@@ -651,7 +681,7 @@ mod tests {
             ),
             (
                 json!({"matchLabels": {"a": {"b": 1}}}),
-                "spec.selector.matchLabels[a] must be a string, not a map",
+                "spec.selector.matchLabels[a]: Invalid value: {\"b\":1}: a label value must be a string, not a map",
             ),
             (
                 json!([]),

@@ -16,7 +16,8 @@ pub enum Mode {
     Off,
 }
 
-/// What the Service selector rule does with non-string values.
+/// What the rules that convert map values (`serviceSelectorValues`,
+/// `labelMapValues`) do with non-string values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MutateMode {
@@ -117,6 +118,12 @@ pub struct Settings {
     pub template_labels_kinds: Vec<WorkloadKind>,
     /// Rule 3: non-string values in Service and ReplicationController selectors.
     pub service_selector_values: MutateMode,
+    /// Rule 3 for every other `map[string]string` field: `metadata.labels`
+    /// and `metadata.annotations`, the pod template's (and a CronJob's job
+    /// template's) labels and annotations, `nodeSelector`, and
+    /// `spec.selector.matchLabels`. With `mutate`, Rule 2 matches selectors
+    /// against the strings these values become.
+    pub label_map_values: MutateMode,
     /// A workload UPDATE that changes its immutable `spec.selector`; `off`
     /// also silences the `volatileSelectorLabels` warning.
     pub immutable_selector: Mode,
@@ -145,6 +152,7 @@ impl Default for Settings {
             template_labels: Mode::Reject,
             template_labels_kinds: WorkloadKind::ALL.to_vec(),
             service_selector_values: MutateMode::Mutate,
+            label_map_values: MutateMode::Mutate,
             immutable_selector: Mode::Reject,
             volatile_selector_labels: vec![
                 "app.kubernetes.io/version".to_string(),
@@ -244,6 +252,10 @@ mod tests {
             (
                 r#"{"serviceSelectorValues": "fix"}"#,
                 "serviceSelectorValues: unknown variant `fix`",
+            ),
+            (
+                r#"{"labelMapValues": "convert"}"#,
+                "labelMapValues: unknown variant `convert`",
             ),
             (
                 r#"{"templateLabelsKinds": ["Deployment", "Pod"]}"#,

@@ -90,7 +90,7 @@ const fn kind(
 }
 
 /// The handled kinds come first in [`KINDS`].
-const HANDLED: usize = 8;
+const HANDLED: usize = 9;
 
 const KINDS: [KindInfo; 12] = [
     kind("apps", "v1", "DaemonSet", "daemonsets", true),
@@ -107,10 +107,27 @@ const KINDS: [KindInfo; 12] = [
     kind("", "v1", "Service", "services", true),
     kind("batch", "v1", "Job", "jobs", true),
     kind("batch", "v1", "CronJob", "cronjobs", true),
-    kind("", "v1", "Pod", "pods", false),
+    kind("", "v1", "Pod", "pods", true),
     kind("extensions", "v1beta1", "DaemonSet", "daemonsets", false),
     kind("apps", "v1beta2", "Deployment", "deployments", false),
     kind("", "v1", "ConfigMap", "configmaps", false),
+];
+
+/// The JSON Pointers of the maps whose values the policy may convert.
+const LABEL_MAPS: [&str; 13] = [
+    "/metadata/labels",
+    "/metadata/annotations",
+    "/spec/selector/matchLabels",
+    "/spec/selector",
+    "/spec/nodeSelector",
+    "/spec/template/metadata/labels",
+    "/spec/template/metadata/annotations",
+    "/spec/template/spec/nodeSelector",
+    "/spec/jobTemplate/metadata/labels",
+    "/spec/jobTemplate/metadata/annotations",
+    "/spec/jobTemplate/spec/template/metadata/labels",
+    "/spec/jobTemplate/spec/template/metadata/annotations",
+    "/spec/jobTemplate/spec/template/spec/nodeSelector",
 ];
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -525,32 +542,39 @@ fn mode() -> BoxedStrategy<Mode> {
     prop::sample::select(vec![Mode::Reject, Mode::Warn, Mode::Off]).boxed()
 }
 
+fn mutate_mode() -> BoxedStrategy<MutateMode> {
+    prop::sample::select(vec![
+        MutateMode::Mutate,
+        MutateMode::Reject,
+        MutateMode::Warn,
+        MutateMode::Off,
+    ])
+    .boxed()
+}
+
 fn valid_settings() -> BoxedStrategy<Settings> {
     (
         mode(),
         any::<bool>(),
         mode(),
         prop::sample::subsequence(WorkloadKind::ALL.to_vec(), 0..=WorkloadKind::ALL.len()),
-        prop::sample::select(vec![
-            MutateMode::Mutate,
-            MutateMode::Reject,
-            MutateMode::Warn,
-            MutateMode::Off,
-        ]),
+        mutate_mode(),
         (
             mode(),
             mode(),
             prop::sample::select(vec![WarnMode::Warn, WarnMode::Off]),
+            mutate_mode(),
         ),
     )
         .prop_map(
-            |(ds, last, tl, kinds, svc, (change, overlap, pods))| Settings {
+            |(ds, last, tl, kinds, svc, (change, overlap, pods, maps))| Settings {
                 spec_fields: ds,
                 spec_fields_kinds: AppsKind::ALL.to_vec(),
                 check_last_applied_configuration: last,
                 template_labels: tl,
                 template_labels_kinds: kinds,
                 service_selector_values: svc,
+                label_map_values: maps,
                 immutable_selector: change,
                 volatile_selector_labels: vec!["helm.sh/chart".to_string()],
                 service_selector_change: change,
@@ -854,19 +878,17 @@ fn check_answer(case: &Case, answer: &[u8], intact: bool) -> Result<Value, TestC
     let info = case.info();
     let mutated = &json["mutated_object"];
     if !mutated.is_null() {
-        prop_assert!(
-            matches!(info.kind, "Service" | "ReplicationController") && info.handled,
-            "{} mutated: {}",
-            info.kind,
-            json
-        );
-        // The host's patch only replaces selector values.
+        prop_assert!(info.handled, "{} mutated: {}", info.kind, json);
+        // The host's patch only replaces values of label-valued maps.
         let patch = serde_json::to_value(json_patch::diff(&case.object, mutated)).unwrap();
         let ops = patch.as_array().unwrap();
         prop_assert!(!ops.is_empty(), "a mutation that changes nothing: {}", json);
         for op in ops {
             let path = op["path"].as_str().unwrap();
-            let key = path.strip_prefix("/spec/selector/").unwrap_or("/");
+            let key = LABEL_MAPS
+                .iter()
+                .find_map(|map| path.strip_prefix(map)?.strip_prefix('/'))
+                .unwrap_or("/");
             prop_assert!(
                 op["op"] == "replace" && !key.contains('/') && op["value"].is_string(),
                 "op {} on {}",
@@ -1326,6 +1348,7 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             MutateMode::Mutate,
             "{text:?}"
         );
+        assert_eq!(settings.label_map_values, MutateMode::Mutate, "{text:?}");
         assert!(!settings.reads_cluster(), "{text:?}");
     }
     // The same documented defaults, spelled out as JSON.
@@ -1338,6 +1361,7 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             "templateLabels": "reject",
             "templateLabelsKinds": KIND_NAMES,
             "serviceSelectorValues": "mutate",
+            "labelMapValues": "mutate",
             "immutableSelector": "reject",
             "volatileSelectorLabels": ["app.kubernetes.io/version", "helm.sh/chart"],
             "serviceSelectorChange": "off",
@@ -1365,6 +1389,11 @@ fn malformed_handled_objects_are_rejected_by_name() {
                 ("", "the object"),
                 ("/spec", "spec"),
                 ("/spec/selector", "spec.selector"),
+            ],
+            "Pod" => &[
+                ("", "the object"),
+                ("/metadata/labels", "metadata.labels"),
+                ("/metadata/annotations", "metadata.annotations"),
             ],
             _ => &[
                 ("", "the object"),

@@ -1,5 +1,6 @@
-//! Property tests for the one mutation (issue 3, issue 7): a Service's
-//! non-string selector values become strings, and nothing else changes.
+//! Property tests for the one mutation (issue 3, issue 7, issue 12): a
+//! Service's non-string selector values, and those of every label-valued map
+//! of a workload, become strings, and nothing else changes.
 //!
 //! Random Services carry random unknown fields at every level (top level,
 //! metadata, spec, status, and nested inside those) and random scalar selector
@@ -147,6 +148,25 @@ fn extra_fields(reserved: &'static [&'static str]) -> BoxedStrategy<Map<String, 
         .boxed()
 }
 
+/// A random annotation value: any string, or a scalar YAML 1.1 would make
+/// of an unquoted one.
+fn annotation_value() -> BoxedStrategy<Scalar> {
+    prop_oneof![
+        2 => "\\PC{0,16}".prop_map(Scalar::String),
+        3 => scalar(),
+    ]
+    .boxed()
+}
+
+/// A random label map of `0..max` entries.
+fn label_map(
+    values: BoxedStrategy<Scalar>,
+    min: usize,
+    max: usize,
+) -> BoxedStrategy<BTreeMap<String, Scalar>> {
+    prop::collection::btree_map(label_key(), values, min..max).boxed()
+}
+
 /// A random Service: its selector (key → scalar) and the whole object.
 #[derive(Clone, Debug)]
 struct Service {
@@ -158,7 +178,7 @@ fn service() -> BoxedStrategy<Service> {
     (
         prop::collection::btree_map(label_key(), scalar(), 0..8),
         extra_fields(&["apiVersion", "kind", "metadata", "spec", "status"]),
-        extra_fields(&["name", "namespace"]),
+        extra_fields(&["name", "namespace", "labels", "annotations"]),
         extra_fields(&["selector"]),
         any_json(),
         "[a-z]([-a-z0-9]{0,10}[a-z0-9])?",
@@ -271,6 +291,172 @@ proptest! {
         prop_assert_eq!(&patched, mutated);
     }
 
+}
+
+/// A random Deployment: every label-valued map it has (by JSON Pointer) and
+/// the whole object. The selector's `matchLabels` are the template's labels,
+/// so that Rule 2 is satisfied once both are strings.
+#[derive(Clone, Debug)]
+struct Workload {
+    maps: Vec<(&'static str, BTreeMap<String, Scalar>)>,
+    object: Value,
+}
+
+/// Fields of other apps/v1 specs, which Rule 1 would report.
+const SIBLING_FIELDS: &[&str] = &[
+    "selector",
+    "template",
+    "updateStrategy",
+    "serviceName",
+    "volumeClaimTemplates",
+    "podManagementPolicy",
+    "persistentVolumeClaimRetentionPolicy",
+    "ordinals",
+];
+
+fn workload() -> BoxedStrategy<Workload> {
+    let maps = (
+        label_map(scalar(), 0, 6),
+        label_map(annotation_value(), 0, 6),
+        label_map(scalar(), 1, 6),
+        label_map(annotation_value(), 0, 6),
+        label_map(scalar(), 0, 6),
+    );
+    let extras = (
+        extra_fields(&["apiVersion", "kind", "metadata", "spec", "status"]),
+        extra_fields(&["name", "namespace", "generateName", "labels", "annotations"]),
+        extra_fields(SIBLING_FIELDS),
+        extra_fields(&["labels", "annotations"]),
+        extra_fields(&["nodeSelector"]),
+        any_json(),
+    );
+    (maps, extras)
+        .prop_map(|(maps, extras)| {
+            let (labels, annotations, template_labels, template_annotations, node_selector) = maps;
+            let (top, metadata, spec, template_metadata, pod_spec, status) = extras;
+            let json_of = |map: &BTreeMap<String, Scalar>| -> Value {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), v.json())).collect())
+            };
+            let mut object = json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "w", "namespace": "default",
+                             "labels": json_of(&labels), "annotations": json_of(&annotations)},
+                "spec": {
+                    "selector": {"matchLabels": json_of(&template_labels)},
+                    "template": {
+                        "metadata": {"labels": json_of(&template_labels),
+                                     "annotations": json_of(&template_annotations)},
+                        "spec": {"nodeSelector": json_of(&node_selector),
+                                 "containers": [{"name": "c", "image": "registry.example/c:1"}]},
+                    },
+                },
+                "status": status,
+            });
+            let map = object.as_object_mut().unwrap();
+            map.extend(top);
+            map["metadata"].as_object_mut().unwrap().extend(metadata);
+            map["spec"].as_object_mut().unwrap().extend(spec);
+            map["spec"]["template"]["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .extend(template_metadata);
+            map["spec"]["template"]["spec"]
+                .as_object_mut()
+                .unwrap()
+                .extend(pod_spec);
+            Workload {
+                maps: vec![
+                    ("/metadata/labels", labels),
+                    ("/metadata/annotations", annotations),
+                    ("/spec/selector/matchLabels", template_labels.clone()),
+                    ("/spec/template/metadata/labels", template_labels),
+                    ("/spec/template/metadata/annotations", template_annotations),
+                    ("/spec/template/spec/nodeSelector", node_selector),
+                ],
+                object,
+            }
+        })
+        .boxed()
+}
+
+/// `validate`'s answer, with the mutated object as the exact text it sent.
+fn validate_raw(kind: Value, object: &Value, settings: Value) -> (Value, Option<String>) {
+    let mut request = request(object);
+    request["kind"] = kind;
+    let payload =
+        serde_json::to_vec(&json!({"request": request, "settings": settings})).expect("serializes");
+    let answer = selector_guard::validate(&payload).expect("validate answers");
+    #[derive(serde::Deserialize)]
+    struct Mutated<'a> {
+        #[serde(borrow)]
+        mutated_object: Option<&'a serde_json::value::RawValue>,
+    }
+    let raw: Mutated = serde_json::from_slice(&answer).expect("the answer is JSON");
+    let text = raw.mutated_object.map(|m| m.get().to_string());
+    (
+        serde_json::from_slice(&answer).expect("the answer is JSON"),
+        text,
+    )
+}
+
+proptest! {
+    #![proptest_config(config(CASES / 2))]
+
+    /// `labelMapValues: mutate` (the default): in every label-valued map of a
+    /// workload, exactly the non-string values become the model's strings;
+    /// the mutated text is, byte for byte, the request's text with only
+    /// those values' texts replaced; and the host's patch only replaces them.
+    #[test]
+    fn label_map_mutation_changes_only_non_string_values(workload in workload()) {
+        let kind = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+        let (answer, text) = validate_raw(kind, &workload.object, json!({}));
+        prop_assert_eq!(&answer["accepted"], &json!(true), "{}", answer);
+
+        let mut expected = workload.object.clone();
+        let mut converted = Vec::new();
+        let mut mangled_keys = 0;
+        for (pointer, map) in &workload.maps {
+            for (key, value) in map {
+                if key == "true" || key == "false" {
+                    mangled_keys += 1;
+                }
+                if !value.is_string() {
+                    let escaped = key.replace('~', "~0").replace('/', "~1");
+                    converted.push(format!("{pointer}/{escaped}"));
+                    *expected.pointer_mut(pointer).unwrap().get_mut(key).unwrap() =
+                        Value::String(value.expected());
+                }
+            }
+        }
+        let warnings = answer["warnings"].as_array().map_or(0, Vec::len);
+        prop_assert_eq!(warnings, converted.len() + mangled_keys, "{}", answer);
+        if converted.is_empty() {
+            prop_assert!(text.is_none(), "nothing to change, yet: {}", answer);
+            return Ok(());
+        }
+        // The request was sent as serde_json writes `object`; the answer
+        // must be that text with only the converted values' texts replaced,
+        // which is exactly how serde_json writes `expected`.
+        let text = text.expect("a mutation");
+        prop_assert_eq!(&text, &serde_json::to_string(&expected).unwrap());
+
+        let mutated = &answer["mutated_object"];
+        let patch = json_patch::diff(&workload.object, mutated);
+        let ops = serde_json::to_value(&patch).expect("a patch serializes");
+        let mut paths: Vec<String> = ops
+            .as_array()
+            .expect("a patch is a list")
+            .iter()
+            .map(|op| {
+                assert_eq!(op["op"], "replace", "{op}");
+                op["path"].as_str().expect("an op has a path").to_string()
+            })
+            .collect();
+        paths.sort();
+        converted.sort();
+        prop_assert_eq!(paths, converted);
+    }
 }
 
 proptest! {

@@ -2,7 +2,8 @@
 //! text, in the user's spelling.
 //!
 //! - The string rules run in `mutate` mode (`serviceSelectorValues:
-//!   mutate` is sent, whatever the settings say), and the patch says which
+//!   mutate` and `labelMapValues: mutate` are sent, whatever the settings
+//!   say), and the patch says which
 //!   values change. A value the patch turns into a string is quoted as it
 //!   was written: `active: yes` becomes `active: "yes"`, `tier: 0x2A`
 //!   becomes `tier: "0x2A"`. When that spelling is not a valid value for
@@ -60,7 +61,9 @@ pub struct Edit {
 /// Settings for computing fixes: the string rules mutate.
 pub fn mutate_settings(settings: &mut Value) {
     if let Some(map) = settings.as_object_mut() {
-        map.insert("serviceSelectorValues".into(), "mutate".into());
+        for key in ["serviceSelectorValues", "labelMapValues"] {
+            map.insert(key.into(), "mutate".into());
+        }
     }
 }
 
@@ -74,8 +77,12 @@ pub fn warn_settings(settings: &Value) -> Value {
                 *value = "warn".into();
             }
         }
-        // Rules that reject by default.
-        for key in ["daemonSetFields", "templateLabels"] {
+        // Rules that reject by default; specFields may be given by its
+        // old name, and naming both is refused.
+        if !map.contains_key("daemonSetFields") {
+            map.entry("specFields").or_insert_with(|| "warn".into());
+        }
+        for key in ["templateLabels", "immutableSelector"] {
             map.entry(key).or_insert_with(|| "warn".into());
         }
     }
@@ -457,5 +464,41 @@ fn write_back(source: &Source, text: &str) -> std::io::Result<()> {
             Ok(())
         }
         Origin::File(path) => std::fs::write(path, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// No rule is left rejecting, and Rule 1's setting keeps the one name it
+    /// was given by (the policy refuses both names together).
+    #[test]
+    fn warn_settings_relax_every_rejecting_rule_under_either_name() {
+        for (given, rule_1) in [
+            (json!({}), "specFields"),
+            (json!({"specFields": "reject"}), "specFields"),
+            (
+                json!({"daemonSetFields": "reject", "labelMapValues": "reject"}),
+                "daemonSetFields",
+            ),
+        ] {
+            let relaxed = warn_settings(&given);
+            let map = relaxed.as_object().expect("a map");
+            assert_eq!(map.get(rule_1), Some(&json!("warn")), "{given}");
+            let names = ["specFields", "daemonSetFields"];
+            assert_eq!(names.iter().filter(|k| map.contains_key(**k)).count(), 1);
+            for key in ["templateLabels", "immutableSelector"] {
+                assert_eq!(map.get(key), Some(&json!("warn")), "{given}: {key}");
+            }
+            assert!(map.values().all(|v| v != "reject"), "{relaxed}");
+        }
+        let mut settings = json!({"labelMapValues": "off"});
+        mutate_settings(&mut settings);
+        assert_eq!(
+            settings,
+            json!({"labelMapValues": "mutate", "serviceSelectorValues": "mutate"})
+        );
     }
 }

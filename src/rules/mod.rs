@@ -2,11 +2,13 @@
 //!
 //! Every rule is a pure function of the decoded object and the settings.
 //! [`shape`] names, per kind, every part of the object some rule reads; only
-//! those parts are built. The one mutating rule (`service_selector`) returns
-//! edits of the object's text, and only when it changes something.
+//! those parts are built. The two rules that mutate (`service_selector` and
+//! `label_map_values`, which share one check) return edits of the object's
+//! text, of different maps, and only when they change something.
 
 pub mod controller_overlap;
 pub mod immutable_selector;
+pub mod label_map_values;
 pub mod pod_label_change;
 pub mod service_selector;
 pub mod service_selector_change;
@@ -15,7 +17,8 @@ pub mod template_labels;
 
 use crate::cluster::{self, Controller, Host, Resource, Unread};
 use crate::findings::{FieldError, Findings};
-use crate::object::{Object, Shape};
+use crate::labels::MapValues;
+use crate::object::{Capture, Object, Shape};
 use crate::selector;
 use crate::settings::{AppsKind, Mode, MutateMode, Settings, WarnMode, WorkloadKind};
 use k8s_openapi::Resource as ApiResource;
@@ -30,7 +33,8 @@ use serde_json::Value;
 pub enum Kind {
     Workload(WorkloadKind),
     Service,
-    /// Only `podLabelChange` reads Pods (UPDATE).
+    /// `labelMapValues` (shift-left: the metadata registers Pods for UPDATE
+    /// only) and `podLabelChange` (UPDATE) read Pods.
     Pod,
 }
 
@@ -82,6 +86,9 @@ impl Kind {
 
     /// Whether any enabled rule looks at this kind.
     fn any_rule_enabled(self, settings: &Settings) -> bool {
+        if settings.label_map_values != MutateMode::Off {
+            return true;
+        }
         let selector_values = settings.service_selector_values != MutateMode::Off;
         match self {
             Kind::Service => selector_values,
@@ -100,20 +107,77 @@ impl Kind {
     }
 }
 
-/// The name fields every message's `Kind namespace/name` is made of, and
-/// what `controllerOverlap` reads to tell an object from its siblings.
-const NAMES: [(&str, Shape); 5] = [
+/// A `map[string]string` field at `path`, captured for `labelMapValues` (or
+/// Rule 3, for [`MapValues::Selector`]); `then` is what rules read of it.
+const fn map_at(path: &'static str, values: MapValues, then: &'static Shape) -> Shape {
+    Shape::Captured(Capture { path, values, then })
+}
+
+const fn labels_at(path: &'static str) -> Shape {
+    map_at(path, MapValues::Labels, &Shape::Present)
+}
+
+const fn annotations_at(path: &'static str) -> Shape {
+    map_at(path, MapValues::Annotations, &Shape::Present)
+}
+
+/// The name fields every message's `Kind namespace/name` is made of, what
+/// `controllerOverlap` reads to tell an object from its siblings, and the
+/// object's own label maps.
+const METADATA: Shape = Shape::Fields(&[
     ("name", Shape::All),
     ("namespace", Shape::All),
     ("generateName", Shape::All),
     ("uid", Shape::All),
     ("ownerReferences", Shape::All),
-];
-const METADATA: Shape = Shape::Fields(&NAMES);
-/// `spec.template.metadata.labels`, for `template_labels`.
-const TEMPLATE: Shape = Shape::Fields(&[("metadata", Shape::Fields(&[("labels", Shape::All)]))]);
+    ("labels", labels_at("metadata.labels")),
+    ("annotations", annotations_at("metadata.annotations")),
+]);
 
-/// What the rules for `kind` read of an object: names, and per rule
+/// A pod template at `spec.template` (`spec.jobTemplate.spec.template` in a
+/// CronJob): its labels are built for `template_labels`; the label maps are
+/// captured.
+macro_rules! pod_template {
+    ($at:literal) => {
+        Shape::Fields(&[
+            (
+                "metadata",
+                Shape::Fields(&[
+                    (
+                        "labels",
+                        map_at(
+                            concat!($at, ".metadata.labels"),
+                            MapValues::Labels,
+                            &Shape::All,
+                        ),
+                    ),
+                    (
+                        "annotations",
+                        annotations_at(concat!($at, ".metadata.annotations")),
+                    ),
+                ]),
+            ),
+            (
+                "spec",
+                Shape::Fields(&[(
+                    "nodeSelector",
+                    labels_at(concat!($at, ".spec.nodeSelector")),
+                )]),
+            ),
+        ])
+    };
+}
+
+const TEMPLATE: Shape = pod_template!("spec.template");
+
+/// A workload's `spec.selector`, shown as sent; `matchLabels` captured.
+const LABEL_SELECTOR: Shape = Shape::Open(&[(
+    "matchLabels",
+    map_at("spec.selector.matchLabels", MapValues::Labels, &Shape::All),
+)]);
+
+/// What the rules for `kind` read of an object: names and every
+/// `map[string]string` field (for `label_map_values`), and per rule
 /// - `spec_fields`: the presence of each sibling spec field, and the
 ///   last-applied-configuration annotation;
 /// - `template_labels`: `spec.selector`, `spec.template.metadata.labels` and
@@ -124,98 +188,158 @@ const TEMPLATE: Shape = Shape::Fields(&[("metadata", Shape::Fields(&[("labels", 
 ///   the selector and the template labels;
 /// - `pod_label_change`: a Pod's `metadata.labels` and `ownerReferences`.
 pub fn shape(kind: Kind) -> Shape {
-    use Shape::{All, Captured, Fields, Present};
     match kind {
-        Kind::Service => Fields(&[
-            ("metadata", METADATA),
-            (
-                "spec",
-                Fields(&[("selector", Captured { build: false }), ("type", All)]),
-            ),
-        ]),
-        Kind::Pod => Fields(&[(
-            "metadata",
-            Fields(&[
-                ("name", All),
-                ("namespace", All),
-                ("generateName", All),
-                ("labels", All),
-                ("ownerReferences", All),
-            ]),
-        )]),
-        Kind::Workload(WorkloadKind::ReplicationController) => Fields(&[
-            ("metadata", METADATA),
-            (
-                "spec",
-                Fields(&[
-                    ("selector", Captured { build: true }),
-                    ("template", TEMPLATE),
-                ]),
-            ),
-        ]),
+        Kind::Service => SERVICE,
+        Kind::Pod => POD,
+        Kind::Workload(WorkloadKind::ReplicationController) => REPLICATION_CONTROLLER,
         Kind::Workload(
             WorkloadKind::DaemonSet
             | WorkloadKind::Deployment
             | WorkloadKind::ReplicaSet
             | WorkloadKind::StatefulSet,
-        ) => Fields(&[
-            (
-                "metadata",
-                Fields(&[
-                    ("name", All),
-                    ("namespace", All),
-                    ("generateName", All),
-                    ("uid", All),
-                    ("ownerReferences", All),
-                    ("annotations", Fields(&[(spec_fields::LAST_APPLIED, All)])),
-                ]),
-            ),
-            (
-                "spec",
-                Fields(&[
-                    ("selector", All),
-                    ("template", TEMPLATE),
-                    // spec_fields::SIBLING_FIELDS (a test checks).
-                    ("replicas", Present),
-                    ("strategy", Present),
-                    ("updateStrategy", Present),
-                    ("paused", Present),
-                    ("progressDeadlineSeconds", Present),
-                    ("revisionHistoryLimit", Present),
-                    ("serviceName", Present),
-                    ("volumeClaimTemplates", Present),
-                    ("podManagementPolicy", Present),
-                    ("persistentVolumeClaimRetentionPolicy", Present),
-                    ("ordinals", Present),
-                ]),
-            ),
-        ]),
-        Kind::Workload(WorkloadKind::CronJob) => Fields(&[
-            ("metadata", METADATA),
-            (
-                "spec",
-                Fields(&[(
-                    "jobTemplate",
-                    Fields(&[(
-                        "spec",
-                        Fields(&[("selector", All), ("manualSelector", All)]),
-                    )]),
-                )]),
-            ),
-        ]),
-        Kind::Workload(_) => Fields(&[
-            ("metadata", METADATA),
-            (
-                "spec",
-                Fields(&[
-                    ("selector", All),
-                    ("template", TEMPLATE),
-                    ("manualSelector", All),
-                ]),
-            ),
-        ]),
+        ) => APPS,
+        Kind::Workload(WorkloadKind::CronJob) => CRON_JOB,
+        Kind::Workload(WorkloadKind::Job) => JOB,
     }
 }
+
+/// A Service.
+const SERVICE: Shape = Shape::Fields(&[
+    ("metadata", METADATA),
+    (
+        "spec",
+        Shape::Fields(&[
+            (
+                "selector",
+                map_at("spec.selector", MapValues::Selector, &Shape::Present),
+            ),
+            ("type", Shape::All),
+        ]),
+    ),
+]);
+
+/// A Pod.
+const POD: Shape = Shape::Fields(&[
+    (
+        "metadata",
+        Shape::Fields(&[
+            ("name", Shape::All),
+            ("namespace", Shape::All),
+            ("generateName", Shape::All),
+            (
+                "labels",
+                map_at("metadata.labels", MapValues::Labels, &Shape::All),
+            ),
+            ("annotations", annotations_at("metadata.annotations")),
+            ("ownerReferences", Shape::All),
+        ]),
+    ),
+    (
+        "spec",
+        Shape::Fields(&[("nodeSelector", labels_at("spec.nodeSelector"))]),
+    ),
+]);
+
+/// A ReplicationController.
+const REPLICATION_CONTROLLER: Shape = Shape::Fields(&[
+    ("metadata", METADATA),
+    (
+        "spec",
+        Shape::Fields(&[
+            (
+                "selector",
+                map_at("spec.selector", MapValues::Selector, &Shape::All),
+            ),
+            ("template", TEMPLATE),
+        ]),
+    ),
+]);
+
+/// A DaemonSet, Deployment, ReplicaSet or StatefulSet.
+const APPS: Shape = Shape::Fields(&[
+    (
+        "metadata",
+        Shape::Fields(&[
+            ("name", Shape::All),
+            ("namespace", Shape::All),
+            ("generateName", Shape::All),
+            ("uid", Shape::All),
+            ("ownerReferences", Shape::All),
+            ("labels", labels_at("metadata.labels")),
+            (
+                "annotations",
+                map_at(
+                    "metadata.annotations",
+                    MapValues::Annotations,
+                    &Shape::Fields(&[(spec_fields::LAST_APPLIED, Shape::All)]),
+                ),
+            ),
+        ]),
+    ),
+    (
+        "spec",
+        Shape::Fields(&[
+            ("selector", LABEL_SELECTOR),
+            ("template", TEMPLATE),
+            // spec_fields::SIBLING_FIELDS (a test checks).
+            ("replicas", Shape::Present),
+            ("strategy", Shape::Present),
+            ("updateStrategy", Shape::Present),
+            ("paused", Shape::Present),
+            ("progressDeadlineSeconds", Shape::Present),
+            ("revisionHistoryLimit", Shape::Present),
+            ("serviceName", Shape::Present),
+            ("volumeClaimTemplates", Shape::Present),
+            ("podManagementPolicy", Shape::Present),
+            ("persistentVolumeClaimRetentionPolicy", Shape::Present),
+            ("ordinals", Shape::Present),
+        ]),
+    ),
+]);
+
+/// A CronJob.
+const CRON_JOB: Shape = Shape::Fields(&[
+    ("metadata", METADATA),
+    (
+        "spec",
+        Shape::Fields(&[(
+            "jobTemplate",
+            Shape::Fields(&[
+                (
+                    "metadata",
+                    Shape::Fields(&[
+                        ("labels", labels_at("spec.jobTemplate.metadata.labels")),
+                        (
+                            "annotations",
+                            annotations_at("spec.jobTemplate.metadata.annotations"),
+                        ),
+                    ]),
+                ),
+                (
+                    "spec",
+                    Shape::Fields(&[
+                        ("selector", Shape::All),
+                        ("manualSelector", Shape::All),
+                        ("template", pod_template!("spec.jobTemplate.spec.template")),
+                    ]),
+                ),
+            ]),
+        )]),
+    ),
+]);
+
+/// A Job.
+const JOB: Shape = Shape::Fields(&[
+    ("metadata", METADATA),
+    (
+        "spec",
+        Shape::Fields(&[
+            ("selector", LABEL_SELECTOR),
+            ("template", TEMPLATE),
+            ("manualSelector", Shape::All),
+        ]),
+    ),
+]);
 
 /// Runs every rule that applies to `kind` on `object`, in a fixed order.
 pub fn evaluate(kind: Kind, object: &Object, request: &Request, settings: &Settings) -> Findings {
@@ -247,6 +371,7 @@ pub fn evaluate(kind: Kind, object: &Object, request: &Request, settings: &Setti
             findings.merge(immutable_selector::check(workload, value, old, settings));
         }
     }
+    findings.merge(label_map_values::check(object, settings));
     findings
 }
 
@@ -359,8 +484,8 @@ fn not_checked(rule: &str, unread: &[Unread]) -> String {
 /// A Service's `spec.selector`, built from the text its shape captured.
 fn service_selector(object: &Object) -> Option<Value> {
     object
-        .captured
-        .and_then(|raw| serde_json::from_str(raw.get()).ok())
+        .captured_at("spec.selector")
+        .and_then(|found| found.to_value())
 }
 
 fn selector_change(
@@ -598,7 +723,7 @@ mod tests {
             let whole = Object {
                 text: Some(&text),
                 value: full.clone(),
-                captured: shaped.captured,
+                captured: shaped.captured.clone(),
             };
             let expected = evaluate(kind, &whole, &CREATE, &settings);
             assert!(!expected.is_empty(), "{kind:?}: the case finds something");

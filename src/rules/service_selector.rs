@@ -5,250 +5,50 @@
 //! In `mutate` mode the object is returned with only those values rewritten
 //! (as sigs.k8s.io/yaml would write them), edited in place so that the patch
 //! touches nothing but `/spec/selector/<key>`. Values that can never be label
-//! values (maps, lists, bad syntax) and bad keys reject in every mode.
+//! values (maps, lists, bad syntax) and bad keys reject in every mode. The
+//! check itself is [`label_map_values::check_map`], which `labelMapValues`
+//! runs on every other label-valued map.
 
-use super::lookup;
+use super::{label_map_values, lookup};
 use crate::findings::{FieldError, Findings};
-use crate::labels::{self, describe, entry_path, json_quoted, label_string, yaml_trap};
-use crate::object::{Edits, Entries, Object, type_name_of};
-use crate::settings::{Mode, MutateMode, Settings};
+use crate::object::{MapValues, Object};
+use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
+
+pub use label_map_values::MAX_VALUE_WARNINGS;
 
 const SELECTOR: &str = "spec.selector";
-
-/// At most this many per-value warnings; the rest are summed up in one, since
-/// clients may drop warnings past a few kilobytes in total.
-pub const MAX_VALUE_WARNINGS: usize = 10;
-
-/// A selector value, read from its text.
-enum Read<'a> {
-    /// A JSON string, borrowed when it holds no escapes.
-    Text(Cow<'a, str>),
-    /// Anything else, built (`None` only past the nesting limit).
-    Other(Option<Value>),
-}
-
-fn read(raw: &RawValue) -> Read<'_> {
-    let text = raw.get();
-    if text.starts_with('"') {
-        let inner = text.get(1..text.len().saturating_sub(1)).unwrap_or("");
-        if !inner.contains('\\') {
-            return Read::Text(Cow::Borrowed(inner));
-        }
-        if let Ok(unescaped) = serde_json::from_str::<String>(text) {
-            return Read::Text(Cow::Owned(unescaped));
-        }
-    }
-    Read::Other(serde_json::from_str(text).ok())
-}
 
 /// Reads `object`'s selector (captured as text by the kind's shape) entry by
 /// entry, without building a map; a key given twice counts once, with its
 /// last value, as in any JSON map. Messages follow key order. Conversions
 /// are edits of the values' text.
 pub fn check(object: &Object, settings: &Settings) -> Findings {
-    let mut findings = Findings::default();
     let mode = settings.service_selector_values;
     if mode == MutateMode::Off {
-        return findings;
+        return Findings::default();
     }
-    let spec = match lookup(&object.value, &["spec"]) {
-        Ok(Some(Value::Object(spec))) => spec,
-        Ok(None) => return findings,
+    match lookup(&object.value, &["spec"]) {
+        Ok(Some(Value::Object(_))) => {}
+        Ok(None) => return Findings::default(),
         Ok(Some(other)) => {
             let err = FieldError::malformed("spec", "a map", other);
-            findings.violations.push(err.to_string());
-            return findings;
+            return Findings {
+                violations: vec![err.to_string()],
+                ..Findings::default()
+            };
         }
         Err(err) => {
-            findings.violations.push(err.to_string());
-            return findings;
-        }
-    };
-    let Some(raw) = object.captured.filter(|_| spec.contains_key("selector")) else {
-        return findings;
-    };
-    if raw.get() == "null" {
-        return findings;
-    }
-    let Ok(Entries(entries)) = serde_json::from_str::<Entries>(raw.get()) else {
-        let err = FieldError::malformed_as(
-            SELECTOR,
-            "a map of label keys to string values",
-            type_name_of(raw),
-        );
-        findings.violations.push(err.to_string());
-        return findings;
-    };
-
-    // Nearly every entry is a valid key with a valid string: only the others
-    // are kept, read, for the messages below.
-    let mut notable: Vec<(usize, Read)> = Vec::new();
-    for (i, (key, value)) in entries.iter().enumerate() {
-        let read = read(value);
-        let plain = labels::key_errors(key).is_empty()
-            && key != "true"
-            && key != "false"
-            && matches!(&read, Read::Text(text) if labels::value_errors(text).is_empty());
-        if !plain {
-            notable.push((i, read));
+            return Findings {
+                violations: vec![err.to_string()],
+                ..Findings::default()
+            };
         }
     }
-    if notable.is_empty() {
-        return findings;
+    match object.captured_at(SELECTOR) {
+        Some(raw) => label_map_values::check_map(raw, SELECTOR, MapValues::Selector, mode),
+        None => Findings::default(),
     }
-    keep_last_occurrences(&entries, &mut notable);
-
-    let mut edits = Edits::default();
-    let mut conversions = 0;
-    for (i, read) in notable {
-        let Some((key, raw_value)) = entries.get(i) else {
-            continue;
-        };
-        let key = key.as_ref();
-        // Built only for a message: most entries have none.
-        let path = || entry_path(SELECTOR, key);
-        for detail in labels::key_errors(key) {
-            findings
-                .violations
-                .push(FieldError::invalid(SELECTOR, json_quoted(key), detail).to_string());
-        }
-        if key == "true" || key == "false" {
-            findings.warnings.push(format!(
-                "{}: the key \"{key}\" is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest",
-                path()
-            ));
-        }
-        let value = match read {
-            Read::Text(text) => {
-                for detail in labels::value_errors(&text) {
-                    findings
-                        .violations
-                        .push(FieldError::invalid(path(), json_quoted(&text), detail).to_string());
-                }
-                continue;
-            }
-            Read::Other(Some(value)) => value,
-            Read::Other(None) => {
-                let shown = raw_value.get();
-                let detail = format!(
-                    "a label value must be a string, not {}",
-                    type_name_of(raw_value)
-                );
-                findings
-                    .violations
-                    .push(FieldError::invalid(path(), shown, detail).to_string());
-                continue;
-            }
-        };
-        let Some(text) = label_string(&value) else {
-            findings.violations.push(
-                FieldError::invalid(
-                    path(),
-                    &value,
-                    format!(
-                        "a label value must be a string, not {}",
-                        crate::findings::type_name(&value)
-                    ),
-                )
-                .to_string(),
-            );
-            continue;
-        };
-        let syntax = labels::value_errors(&text);
-        for detail in &syntax {
-            let shown = format!("{value} (as a string {})", json_quoted(&text));
-            findings
-                .violations
-                .push(FieldError::invalid(path(), shown, detail.as_str()).to_string());
-        }
-        if !syntax.is_empty() {
-            continue;
-        }
-        conversions += 1;
-        if mode == MutateMode::Mutate
-            && let Some(span) = object.span_of(raw_value.get())
-        {
-            edits.push(span, json_quoted(&text));
-        }
-        if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
-            continue;
-        }
-        let path = path();
-        let explanation = yaml_trap(key, &value, &text);
-        match mode {
-            MutateMode::Mutate => findings.warnings.push(
-                [
-                    path.as_str(),
-                    ": ",
-                    &describe(&value),
-                    " became the string ",
-                    &json_quoted(&text),
-                    "; ",
-                    &explanation,
-                ]
-                .concat(),
-            ),
-            MutateMode::Reject | MutateMode::Warn => {
-                let message = format!(
-                    "{path}: Invalid value: {value}: label values must be strings; {explanation}"
-                );
-                let mode = if mode == MutateMode::Reject {
-                    Mode::Reject
-                } else {
-                    Mode::Warn
-                };
-                findings.report(mode, message);
-            }
-            MutateMode::Off => {}
-        }
-    }
-    if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
-        let verb = if mode == MutateMode::Mutate {
-            "were made strings"
-        } else {
-            "are not strings"
-        };
-        findings.warnings.push(format!(
-            "{} more non-string values in {SELECTOR} {verb}; quote every selector value in the manifest",
-            conversions - MAX_VALUE_WARNINGS
-        ));
-    }
-    if !edits.is_empty() {
-        findings.mutated = Some(edits);
-    }
-    findings
-}
-
-/// Sorts the notable entries by key (messages follow key order, whatever the
-/// order in the object) and drops those whose key occurs again later: a JSON
-/// map keeps a repeated key's last value. O(n log m) for n entries, m notable.
-fn keep_last_occurrences(entries: &[(Cow<str>, &RawValue)], notable: &mut Vec<(usize, Read)>) {
-    let key_at = |i: usize| entries.get(i).map_or("", |(key, _)| key.as_ref());
-    notable.sort_unstable_by(|(a, _), (b, _)| key_at(*a).cmp(key_at(*b)).then(a.cmp(b)));
-    // Of each key's notable entries, only the last can be the key's value...
-    notable.dedup_by(|later, earlier| {
-        let same = key_at(later.0) == key_at(earlier.0);
-        if same {
-            std::mem::swap(later, earlier);
-        }
-        same
-    });
-    // ...and only if no later entry, notable or not, repeats the key.
-    let mut shadowed = vec![false; notable.len()];
-    for (j, (key, _)) in entries.iter().enumerate() {
-        let found = notable.binary_search_by(|(i, _)| key_at(*i).cmp(key.as_ref()));
-        if let Ok(at) = found
-            && notable.get(at).is_some_and(|(i, _)| *i < j)
-            && let Some(flag) = shadowed.get_mut(at)
-        {
-            *flag = true;
-        }
-    }
-    let mut flags = shadowed.into_iter();
-    notable.retain(|_| !flags.next().unwrap_or(false));
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 use super::lookup;
 use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
-use crate::selector::{self, Labels, Operator, Requirement, Selector};
-use crate::settings::{Settings, WorkloadKind};
+use crate::selector::{self, Labels, NonStrings, Operator, Requirement, Selector};
+use crate::settings::{MutateMode, Settings, WorkloadKind};
 use serde_json::Value;
 
 const TEMPLATE_LABELS: &str = "spec.template.metadata.labels";
@@ -62,7 +62,15 @@ pub fn check(
         Ok(selector) => selector,
         Err(err) => return malformed(err),
     };
-    let (labels, errors) = selector::parse_labels(template_labels, TEMPLATE_LABELS);
+    // Under `labelMapValues: mutate`, non-string values become strings
+    // (that rule says so and edits them): they are matched as those strings.
+    let non_strings = if settings.label_map_values == MutateMode::Mutate {
+        NonStrings::Convert
+    } else {
+        NonStrings::Report
+    };
+    let (labels, errors) =
+        selector::parse_labels_with(template_labels, TEMPLATE_LABELS, non_strings);
     report_field_errors(&mut findings, mode, errors);
 
     let selector = if kind == WorkloadKind::ReplicationController {
@@ -89,7 +97,7 @@ pub fn check(
             );
             return findings;
         };
-        let (selector, errors) = selector::parse(Some(selector_value), SELECTOR);
+        let (selector, errors) = selector::parse_with(Some(selector_value), SELECTOR, non_strings);
         let had_errors = !errors.is_empty();
         let errors = errors
             .into_iter()

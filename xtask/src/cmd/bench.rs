@@ -57,7 +57,7 @@ pub struct Args {
         required_unless_present_any = ["suite", "context_aware", "peak_memory_probe"]
     )]
     pub request_path: Vec<PathBuf>,
-    /// Time the benchmark suite: the seven requests against their
+    /// Time the benchmark suite: the eight fixture requests against their
     /// budgets, then the generated scaling requests.
     #[arg(long, conflicts_with_all = ["request_path", "settings_json", "settings_path"])]
     pub suite: bool,

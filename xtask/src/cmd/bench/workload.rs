@@ -2,10 +2,10 @@
 //! wasm) and the native criterion benches (`benches/validate.rs`), so both
 //! time the same bytes.
 //!
-//! - [`fixtures`]: the issue's seven requests, one per path through the
-//!   policy (reject, accept, mutate, unhandled kind). Six are committed
-//!   fixtures; the DaemonSet with `matchExpressions` is derived in code from
-//!   `daemonset-valid.json`.
+//! - [`fixtures`]: issue 6's seven requests and issue 12's
+//!   ReplicationController, one per path through the policy (reject,
+//!   accept, mutate, a Pod). Seven are committed fixtures; the DaemonSet
+//!   with `matchExpressions` is derived in code from `daemonset-valid.json`.
 //! - [`scaling_families`]: correct DaemonSets of about 10 KiB, 100 KiB and 1 MiB (many
 //!   containers and labels) and string-only Services with 10, 1,000 and
 //!   10,000 selector keys, generated in code. All are accepted.
@@ -104,7 +104,9 @@ pub fn load(name: &str) -> Result<Value> {
     admission_request(&input).with_context(|| format!("request {}", path.display()))
 }
 
-/// The issue's seven requests, in its order.
+/// The seven requests of issue 6, in its order, and the ReplicationController
+/// of issue 12 whose annotation, template label and nodeSelector are made
+/// strings.
 pub fn fixtures() -> Result<Vec<BenchRequest>> {
     let valid = load("daemonset-valid")?;
     Ok(vec![
@@ -127,6 +129,11 @@ pub fn fixtures() -> Result<Vec<BenchRequest>> {
         BenchRequest::new("service-yaml11", load("service-yaml11")?, Verdict::Mutate),
         BenchRequest::new("service-strings", load("service-strings")?, Verdict::Accept),
         BenchRequest::new("pod", load("pod")?, Verdict::Accept),
+        BenchRequest::new(
+            "replicationcontroller-echo",
+            load("replicationcontroller-echo")?,
+            Verdict::Mutate,
+        ),
     ])
 }
 
@@ -318,7 +325,7 @@ mod tests {
     #[test]
     fn fixtures_load() {
         let fixtures = fixtures().expect("fixtures");
-        assert_eq!(fixtures.len(), 7);
+        assert_eq!(fixtures.len(), 8);
         let expressions = &fixtures[1].request;
         assert!(
             expressions
