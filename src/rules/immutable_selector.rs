@@ -14,9 +14,11 @@
 //! every upgrade.
 
 use crate::findings::{FieldError, Findings};
+use crate::labels::label_string;
 use crate::selector;
-use crate::settings::{Mode, Settings, WorkloadKind};
+use crate::settings::{Mode, MutateMode, Settings, WorkloadKind};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 const SELECTOR: &str = "spec.selector";
 
@@ -45,11 +47,18 @@ pub fn check(
     if mode == Mode::Off || !applies_to(kind) {
         return findings;
     }
+    // Under `labelMapValues: mutate`, `matchLabels` values are compared as
+    // the strings the policy makes of them: `v: 1` against a stored "1" is
+    // no change once converted.
+    let converts = settings.label_map_values == MutateMode::Mutate;
     let selector_of = |object: &Value| -> Value {
         object
             .get("spec")
             .and_then(|spec| spec.get("selector"))
-            .map(normalized)
+            .map(|selector| match converts {
+                true => normalized(&as_strings(selector)),
+                false => normalized(selector),
+            })
             .unwrap_or(Value::Null)
     };
     let new = selector_of(object);
@@ -83,6 +92,26 @@ pub fn check(
         ),
     );
     findings
+}
+
+/// `selector` with its `matchLabels` values as `labelMapValues: mutate`
+/// makes them: non-string scalars become their strings (null becomes "").
+fn as_strings(selector: &Value) -> Cow<'_, Value> {
+    let converted = |labels: &Map<String, Value>| labels.values().all(Value::is_string);
+    match selector.get("matchLabels").and_then(Value::as_object) {
+        Some(labels) if !converted(labels) => {
+            let mut copy = selector.clone();
+            if let Some(Value::Object(labels)) = copy.get_mut("matchLabels") {
+                for value in labels.values_mut() {
+                    if let Some(text) = label_string(value).map(Cow::into_owned) {
+                        *value = Value::String(text);
+                    }
+                }
+            }
+            Cow::Owned(copy)
+        }
+        _ => Cow::Borrowed(selector),
+    }
 }
 
 /// The selector as the API server compares it: `null`, empty maps and empty
@@ -258,6 +287,40 @@ mod tests {
             "keep the old selector app.kubernetes.io/name=checker,app.kubernetes.io/version=v0.3.1"
         ));
         assert!(message.contains("kubectl delete deployment checker --cascade=orphan"));
+    }
+
+    /// Under `labelMapValues: mutate` a non-string value is compared as the
+    /// string the policy makes of it; otherwise as it is.
+    #[test]
+    fn converted_match_labels_compare_as_strings() {
+        let old = deployment(json!({"matchLabels": {"app": "a", "v": "1", "n": ""}}));
+        let new = deployment(json!({"matchLabels": {"app": "a", "v": 1, "n": null}}));
+        let findings = check(
+            WorkloadKind::Deployment,
+            &new,
+            Some(&old),
+            &Settings::default(),
+        );
+        assert!(findings.is_empty(), "{findings:?}");
+        let settings = Settings {
+            label_map_values: MutateMode::Off,
+            ..Settings::default()
+        };
+        let findings = check(WorkloadKind::Deployment, &new, Some(&old), &settings);
+        assert_eq!(findings.violations.len(), 1, "{findings:?}");
+        assert!(
+            findings.violations[0].contains("matchLabels[v] changed from \"1\" to 1"),
+            "{findings:?}"
+        );
+        // A real change is still one.
+        let changed = deployment(json!({"matchLabels": {"app": "a", "v": 2, "n": null}}));
+        let findings = check(
+            WorkloadKind::Deployment,
+            &changed,
+            Some(&old),
+            &Settings::default(),
+        );
+        assert_eq!(findings.violations.len(), 1, "{findings:?}");
     }
 
     #[test]

@@ -668,6 +668,26 @@ mod tests {
         );
     }
 
+    /// `specFields` (which reads the last-applied annotation) and
+    /// `labelMapValues` word a malformed annotations map alike: it is
+    /// reported once.
+    #[test]
+    fn malformed_annotations_are_reported_once() {
+        let kind = Kind::Workload(WorkloadKind::Deployment);
+        let text = json!({"metadata": {"name": "a", "annotations": ["x"]},
+            "spec": {"selector": {"matchLabels": {"app": "a"}},
+                     "template": {"metadata": {"labels": {"app": "a"}}}}})
+        .to_string();
+        let object = Object::decode(&text, shape(kind)).expect("JSON");
+        let findings = evaluate(kind, &object, &CREATE, &Settings::default());
+        assert_eq!(
+            findings.violations,
+            vec![
+                "metadata.annotations must be a map of annotation keys to string values, not a list"
+            ]
+        );
+    }
+
     /// Every part a rule reads is in its kind's shape: for each kind, a full
     /// object and its shaped decode get the same findings.
     #[test]

@@ -15,7 +15,8 @@
 //! place such fields survive in a live cluster, where decoding drops them).
 
 use super::lookup;
-use crate::findings::Findings;
+use crate::findings::{ErrorKind, Findings};
+use crate::labels::{MapValues, expected_map};
 use crate::object::Key;
 use crate::settings::{AppsKind, Settings};
 use serde::Deserialize;
@@ -243,7 +244,14 @@ fn last_applied_spec_keys(workload: &Value, findings: &mut Findings) -> Option<F
             ));
             return None;
         }
-        Err(err) => {
+        Err(mut err) => {
+            // Worded as `labelMapValues` words it, so that a malformed
+            // annotations map is reported once.
+            if err.path == "metadata.annotations"
+                && let ErrorKind::Malformed { expected, .. } = &mut err.kind
+            {
+                *expected = expected_map(MapValues::Annotations);
+            }
             findings.violations.push(err.to_string());
             return None;
         }
