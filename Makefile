@@ -59,6 +59,7 @@ run: policy.wasm annotated-policy.wasm
 	@echo
 	$(CARGO) run --locked --quiet --package selector-guard-cli -- check --policy policy.wasm \
 		test_data/manifests/service-yaml11.yaml test_data/manifests/daemonset-from-deployment.yaml \
+		test_data/manifests/replicationcontroller-echo.yaml \
 		test_data/manifests/deployment-valid.yaml || test $$? -eq 1
 
 # Regenerate test_data/requests/ from test_data/manifests/, then record
