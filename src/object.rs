@@ -182,7 +182,7 @@ impl<'de> DeserializeSeed<'de> for Prune<'_, 'de> {
 
 /// A map value built from its text: what a label map holds (a string
 /// without escapes, a boolean, null) directly, anything else by serde_json.
-fn value_of(raw: &RawValue) -> Result<Value, serde_json::Error> {
+pub fn value_of(raw: &RawValue) -> Result<Value, serde_json::Error> {
     let text = raw.get();
     if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
         && !inner.contains('\\')
@@ -195,6 +195,12 @@ fn value_of(raw: &RawValue) -> Result<Value, serde_json::Error> {
         "null" => Ok(Value::Null),
         _ => serde_json::from_str(text),
     }
+}
+
+/// A captured place that holds `value`, which is not a map (nor null), as
+/// messages name its type.
+fn not_a_map(value: Value) -> (Captured<'static>, Value) {
+    (Captured::Other(crate::findings::type_name(&value)), value)
 }
 
 /// Reads a [`Shape::Captured`] place: a map entry by entry (values as text),
@@ -261,32 +267,34 @@ impl<'de> Visitor<'de> for CaptureVisitor {
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
-        Ok((Captured::Other("a list"), Value::Array(items)))
+        Ok(not_a_map(Value::Array(items)))
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok((Captured::Other("a boolean"), Value::Bool(v)))
+        Ok(not_a_map(Value::Bool(v)))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok((Captured::Other("a number"), Value::from(v)))
+        Ok(not_a_map(Value::from(v)))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok((Captured::Other("a number"), Value::from(v)))
+        Ok(not_a_map(Value::from(v)))
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        let value = Number::from_f64(v).map_or(Value::Null, Value::Number);
-        Ok((Captured::Other("a number"), value))
+        // JSON text has no NaN or infinity, so this is always a number.
+        Ok(not_a_map(
+            Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((Captured::Other("a string"), Value::String(v.to_owned())))
+        Ok(not_a_map(Value::String(v.to_owned())))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok((Captured::Other("a string"), Value::String(v)))
+        Ok(not_a_map(Value::String(v)))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {

@@ -23,7 +23,7 @@ use crate::labels::{
     MapValues, describe, entry_path, expected_map, json_quoted, label_string, map_key_errors,
     map_value_errors, must_be_strings, not_a_string, shown_as_string, yaml_trap,
 };
-use crate::object::{Captured, Edits, Object, type_name_of};
+use crate::object::{Captured, Edits, Object, type_name_of, value_of};
 use crate::settings::{Mode, MutateMode, Settings};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -68,7 +68,7 @@ fn read(raw: &RawValue) -> Read<'_> {
             return Read::Text(Cow::Owned(unescaped));
         }
     }
-    Read::Other(serde_json::from_str(text).ok())
+    Read::Other(value_of(raw).ok())
 }
 
 /// Checks the map `found` at `path` in `mode`, entry by entry, without
