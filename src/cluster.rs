@@ -12,10 +12,10 @@
 //! A failed read is never an error of the request: it is an [`Unread`],
 //! which the rules turn into a warning that names what could not be checked.
 
+use crate::object::{Object, Shape};
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListResourcesByNamespaceRequest,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -163,47 +163,178 @@ impl Resource {
     }
 
     fn masks(self) -> Option<BTreeSet<String>> {
-        Some(self.field_masks().iter().map(|m| m.to_string()).collect())
+        // Inserted one by one: collecting into a BTreeSet sorts, and each
+        // sort is its own copy of the standard library's sort in the module.
+        let mut masks = BTreeSet::new();
+        for mask in self.field_masks() {
+            masks.insert(mask.to_string());
+        }
+        Some(masks)
     }
 }
 
-/// Reads `null` as the default, as the API server does for omitted fields.
-fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
-    deserializer: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+/// Where a field sits in an answer, for errors: `items[3].metadata.name`.
+/// Built on the stack as the reader descends, and formatted only when a
+/// field has the wrong type.
+#[derive(Clone, Copy)]
+pub enum At<'a> {
+    /// The answer itself.
+    Root,
+    Key(&'a At<'a>, &'static str),
+    Index(&'a At<'a>, usize),
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Root => f.write_str("the answer"),
+            At::Key(At::Root, key) => f.write_str(key),
+            At::Key(parent, key) => write!(f, "{parent}.{key}"),
+            At::Index(At::Root, index) => write!(f, "[{index}]"),
+            At::Index(parent, index) => write!(f, "{parent}[{index}]"),
+        }
+    }
+}
+
+/// An object of a cluster answer, read from its JSON value.
+///
+/// A missing field and `null` read as the default, as the API server treats
+/// omitted fields; unknown fields are ignored; a field of the wrong type is
+/// an error that names its path. The answer is decoded by the decoder the
+/// request's object goes through ([`Object::decode`]) to [`FromAnswer::SHAPE`],
+/// so that only the fields read are built, and those are moved out, not
+/// copied: derived decoders for each of these types made up a tenth of
+/// `policy.wasm`.
+pub trait FromAnswer: Sized {
+    /// What of the answer to decode: the fields read, each to its own
+    /// shape; every other field is skipped as it is read, not built.
+    const SHAPE: Shape;
+
+    /// Reads `value` (found at `at`).
+    ///
+    /// # Errors
+    /// `<path>: expected <type>, found <type>` for the first field of the
+    /// wrong type.
+    fn from_answer(value: Value, at: &At) -> Result<Self, String>;
+}
+
+/// `value` as an object's fields; `null` as none.
+fn fields(value: Value, at: &At) -> Result<serde_json::Map<String, Value>, String> {
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(serde_json::Map::new()),
+        other => Err(wrong_type(at, "a map", &other)),
+    }
+}
+
+fn wrong_type(at: &At, expected: &str, found: &Value) -> String {
+    format!(
+        "{at}: expected {expected}, found {}",
+        crate::findings::type_name(found)
+    )
+}
+
+/// The field `key` (`null` when missing).
+fn take(map: &mut serde_json::Map<String, Value>, key: &str) -> Value {
+    map.remove(key).unwrap_or(Value::Null)
+}
+
+fn string(value: Value, at: &At) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok(String::new()),
+        other => Err(wrong_type(at, "a string", &other)),
+    }
+}
+
+fn boolean(value: Value, at: &At) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(b),
+        Value::Null => Ok(false),
+        other => Err(wrong_type(at, "a boolean", &other)),
+    }
+}
+
+fn items<T: FromAnswer>(value: Value, at: &At) -> Result<Vec<T>, String> {
+    match value {
+        Value::Array(values) => {
+            let mut read = Vec::with_capacity(values.len());
+            for (index, value) in values.into_iter().enumerate() {
+                read.push(T::from_answer(value, &At::Index(at, index))?);
+            }
+            Ok(read)
+        }
+        Value::Null => Ok(Vec::new()),
+        other => Err(wrong_type(at, "a list", &other)),
+    }
+}
+
+/// Implements [`FromAnswer`] for a struct, field by field (its reader, its
+/// key, and the shape its value is decoded to), and `Deserialize` through it
+/// (native tests build these types from JSON).
+macro_rules! from_answer {
+    ($type:ident { $($field:ident: $read:expr => $key:literal as $shape:expr),* $(,)? }) => {
+        impl FromAnswer for $type {
+            const SHAPE: Shape = Shape::Fields(&[$(($key, $shape)),*]);
+
+            fn from_answer(value: Value, at: &At) -> Result<Self, String> {
+                let mut map = fields(value, at)?;
+                Ok($type {
+                    $($field: $read(take(&mut map, $key), &At::Key(at, $key))?,)*
+                })
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = Value::deserialize(deserializer)?;
+                $type::from_answer(value, &At::Root).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// Any JSON value, kept as it is (`null` when missing).
+fn any(value: Value, _: &At) -> Result<Value, String> {
+    Ok(value)
 }
 
 /// `metadata.ownerReferences[*]`, as far as the rules read it.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnerReference {
-    #[serde(deserialize_with = "null_as_default")]
     pub api_version: String,
-    #[serde(deserialize_with = "null_as_default")]
     pub kind: String,
-    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(deserialize_with = "null_as_default")]
     pub uid: String,
-    #[serde(deserialize_with = "null_as_default")]
     pub controller: bool,
 }
 
+from_answer!(OwnerReference {
+    api_version: string => "apiVersion" as Shape::All,
+    kind: string => "kind" as Shape::All,
+    name: string => "name" as Shape::All,
+    uid: string => "uid" as Shape::All,
+    controller: boolean => "controller" as Shape::All,
+});
+
 /// The part of `metadata` the rules read.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metadata {
-    #[serde(deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(deserialize_with = "null_as_default")]
     pub uid: String,
     /// A map of label keys to values (`null` when there are none).
     pub labels: Value,
     pub deletion_timestamp: Value,
-    #[serde(deserialize_with = "null_as_default")]
     pub owner_references: Vec<OwnerReference>,
 }
+
+from_answer!(Metadata {
+    name: string => "name" as Shape::All,
+    uid: string => "uid" as Shape::All,
+    labels: any => "labels" as Shape::All,
+    deletion_timestamp: any => "deletionTimestamp" as Shape::All,
+    owner_references: items => "ownerReferences" as Shape::Items(&OwnerReference::SHAPE),
+});
 
 impl Metadata {
     /// The owner reference with `controller: true`, if any.
@@ -213,21 +344,23 @@ impl Metadata {
 }
 
 /// A Pod of a `list v1/Pod` answer.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Pod {
-    #[serde(deserialize_with = "null_as_default")]
     pub metadata: Metadata,
-    #[serde(deserialize_with = "null_as_default")]
     pub status: PodStatus,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+from_answer!(Pod {
+    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
+    status: PodStatus::from_answer => "status" as PodStatus::SHAPE,
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PodStatus {
-    #[serde(deserialize_with = "null_as_default")]
     pub phase: String,
 }
+
+from_answer!(PodStatus { phase: string => "phase" as Shape::All });
 
 impl Pod {
     /// Not `Succeeded` or `Failed`, and not being deleted: a pod a Service
@@ -239,67 +372,81 @@ impl Pod {
 }
 
 /// A Service of a `list v1/Service` answer.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Service {
-    #[serde(deserialize_with = "null_as_default")]
     pub metadata: Metadata,
-    #[serde(deserialize_with = "null_as_default")]
     pub spec: ServiceSpec,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+from_answer!(Service {
+    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
+    spec: ServiceSpec::from_answer => "spec" as ServiceSpec::SHAPE,
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceSpec {
     /// A plain map of label keys to values, or `null`.
     pub selector: Value,
-    #[serde(rename = "type", deserialize_with = "null_as_default")]
     pub service_type: String,
 }
 
+from_answer!(ServiceSpec {
+    selector: any => "selector" as Shape::All,
+    service_type: string => "type" as Shape::All,
+});
+
 /// A DaemonSet, Deployment, ReplicaSet, StatefulSet, ReplicationController
 /// or Job, as far as its selector and pod template labels go.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Controller {
-    #[serde(deserialize_with = "null_as_default")]
     pub metadata: Metadata,
-    #[serde(deserialize_with = "null_as_default")]
     pub spec: ControllerSpec,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+from_answer!(Controller {
+    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
+    spec: ControllerSpec::from_answer => "spec" as ControllerSpec::SHAPE,
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ControllerSpec {
     /// A `LabelSelector`, or a plain map for a ReplicationController.
     pub selector: Value,
-    #[serde(deserialize_with = "null_as_default")]
     pub template: Template,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+from_answer!(ControllerSpec {
+    selector: any => "selector" as Shape::All,
+    template: Template::from_answer => "template" as Template::SHAPE,
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Template {
-    #[serde(deserialize_with = "null_as_default")]
     pub metadata: TemplateMetadata,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(default)]
+from_answer!(Template {
+    metadata: TemplateMetadata::from_answer => "metadata" as TemplateMetadata::SHAPE,
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TemplateMetadata {
     pub labels: Value,
 }
 
-/// A Kubernetes List answer; only `items` is read, whatever the list's `kind`.
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de> + Default"))]
-struct List<T> {
-    #[serde(default = "Vec::new", deserialize_with = "null_as_default")]
-    items: Vec<T>,
+from_answer!(TemplateMetadata { labels: any => "labels" as Shape::All });
+
+/// The answer's text decoded to `shape`. From text, not bytes: the request
+/// is decoded from text too, so the module carries one JSON reader.
+fn decode(answer: &[u8], shape: Shape) -> Result<Value, String> {
+    let text = std::str::from_utf8(answer).map_err(|err| format!("it is not UTF-8 text: {err}"))?;
+    Object::decode(text, shape)
+        .map(|object| object.value)
+        .map_err(|err| err.to_string())
 }
 
 /// Lists every `resource` in `namespace` with one constant query.
-pub fn list<T: DeserializeOwned + Default>(
+pub fn list<T: FromAnswer>(
     host: &dyn Host,
     resource: Resource,
     namespace: &str,
@@ -321,8 +468,13 @@ pub fn list<T: DeserializeOwned + Default>(
     };
     let answer = call(host, "list_resources_by_namespace", &request)
         .map_err(|why| Unread { what: what(), why })?;
-    serde_json::from_slice::<List<T>>(&answer)
-        .map(|list| list.items)
+    // A Kubernetes List: only `items` is read, whatever the list's `kind`.
+    let shape = const { Shape::Fields(&[("items", Shape::Items(&T::SHAPE))]) };
+    decode(&answer, shape)
+        .and_then(|list| {
+            let mut list = fields(list, &At::Root)?;
+            items(take(&mut list, "items"), &At::Key(&At::Root, "items"))
+        })
         .map_err(|err| Unread {
             what: what(),
             why: format!("the answer is not a list of {}: {err}", resource.kind()),
@@ -330,7 +482,7 @@ pub fn list<T: DeserializeOwned + Default>(
 }
 
 /// Gets the `resource` named `name` in `namespace`.
-pub fn get<T: DeserializeOwned>(
+pub fn get<T: FromAnswer>(
     host: &dyn Host,
     resource: Resource,
     name: &str,
@@ -353,10 +505,12 @@ pub fn get<T: DeserializeOwned>(
     };
     let answer =
         call(host, "get_resource", &request).map_err(|why| Unread { what: what(), why })?;
-    serde_json::from_slice(&answer).map_err(|err| Unread {
-        what: what(),
-        why: format!("the answer is not a {}: {err}", resource.kind()),
-    })
+    decode(&answer, T::SHAPE)
+        .and_then(|object| T::from_answer(object, &At::Root))
+        .map_err(|err| Unread {
+            what: what(),
+            why: format!("the answer is not a {}: {err}", resource.kind()),
+        })
 }
 
 fn call(

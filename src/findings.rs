@@ -4,7 +4,7 @@
 use crate::object::Edits;
 use crate::settings::Mode;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The outcome of one or more rules on one object. Messages do not name the
@@ -52,7 +52,9 @@ impl Findings {
         if self.violations.is_empty() || self.warnings.is_empty() {
             return;
         }
-        let rejected: HashSet<&str> = self.violations.iter().map(String::as_str).collect();
+        // Extended, not collected: collecting a set sorts (crate::order).
+        let mut rejected = BTreeSet::new();
+        rejected.extend(self.violations.iter().map(String::as_str));
         self.warnings.retain(|w| !rejected.contains(w.as_str()));
     }
 }
@@ -78,7 +80,8 @@ fn append_unseen(into: &mut Vec<String>, items: Vec<String>) {
         return;
     }
     let fresh: Vec<String> = {
-        let seen: HashSet<&str> = into.iter().map(String::as_str).collect();
+        let mut seen = BTreeSet::new();
+        seen.extend(into.iter().map(String::as_str));
         items
             .into_iter()
             .filter(|item| !seen.contains(item.as_str()))

@@ -161,11 +161,7 @@ pub fn go_format_float32(f: f64) -> String {
     if f == 0.0 {
         return format!("{sign}0");
     }
-    // Rust's `{:e}` prints the shortest round-trip digits: `d[.ddd]e<exp>`.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (digits, exp) = shortest_digits(f.abs());
     let nd = digits.len() as i32;
     if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1.min(digits.len()));
@@ -189,6 +185,23 @@ pub fn go_format_float32(f: f64) -> String {
         out.push_str(frac);
     }
     out
+}
+
+/// The shortest decimal digits that read back as `f` (finite, > 0), without
+/// leading or trailing zeros, and the power of ten of the first digit:
+/// `1.5e-7` is `("15", -7)`, `123456` is `("123456", 5)`. zmij prints
+/// `d.ddd`, `0.000ddd` or `d.ddde<exp>`; the digits and exponent are the
+/// same whichever it chose.
+fn shortest_digits(f: f32) -> (String, i32) {
+    let mut buffer = zmij::Buffer::new();
+    let printed = buffer.format_finite(f);
+    let (mantissa, exp) = printed.split_once('e').unwrap_or((printed, "0"));
+    let exp: i32 = exp.trim_start_matches('+').parse().unwrap_or(0);
+    let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let all: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0').to_string();
+    (digits, point - 1 - leading as i32 + exp)
 }
 
 /// Plain scalars that YAML 1.1 would not read as a string, so a key spelled
@@ -390,6 +403,8 @@ mod tests {
             (json!(0.0001), "0.0001"),
             (json!(0.00001), "1e-05"),
             (json!(std::f64::consts::PI), "3.1415927"),
+            // An exact tie between 23.257812 and 23.257813: Go rounds to even.
+            (json!(23.2578125), "23.257812"),
             (json!(-2.5), "-2.5"),
             (json!(1e300), "+Inf"),
             (json!(null), ""),
@@ -400,6 +415,48 @@ mod tests {
         }
         assert_eq!(label_string(&json!({})), None);
         assert_eq!(label_string(&json!([])), None);
+    }
+
+    #[test]
+    fn shortest_digits_agree_with_rusts_shortest_round_trip_printing() {
+        // Rust's `{:e}` prints the shortest round-trip digits as
+        // `d[.ddd]e<exp>`: the same digits and exponent, another spelling.
+        // Where two shortest candidates are equally near (23.2578125 as
+        // 23.257812 or 23.257813), Rust rounds the tie up and Go's
+        // ryuFtoaShortest to even (`cNextDigit == 5 && c0 && central&1 == 1`);
+        // zmij rounds to even, as Go does.
+        let mut checked = 0;
+        let mut ties = 0;
+        for bits in (0x0000_0001u32..0x7f80_0000).step_by(7_919) {
+            let f = f32::from_bits(bits);
+            let sci = format!("{f:e}");
+            let (mantissa, exp) = sci.split_once('e').expect("an exponent");
+            let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            let expected: (String, i32) = (
+                digits.trim_end_matches('0').to_string(),
+                exp.parse().expect("int"),
+            );
+            let ours = shortest_digits(f);
+            checked += 1;
+            if ours == expected {
+                continue;
+            }
+            // A tie: same length and exponent, one apart, ours even.
+            let (a, b) = (ours.0.as_bytes(), expected.0.as_bytes());
+            let (a_last, b_last) = (a.last().copied(), b.last().copied());
+            assert!(
+                ours.1 == expected.1
+                    && a.len() == b.len()
+                    && a.get(..a.len() - 1) == b.get(..b.len() - 1)
+                    && a_last
+                        .zip(b_last)
+                        .is_some_and(|(x, y)| y == x + 1 && x % 2 == 0),
+                "{f:e}: {ours:?} against {expected:?}"
+            );
+            ties += 1;
+        }
+        assert!(checked > 250_000, "{checked}");
+        assert!(ties < checked / 100, "{ties} ties of {checked}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod findings;
 pub mod labels;
 pub mod object;
+pub mod order;
 pub mod rules;
 pub mod selector;
 pub mod settings;
@@ -26,7 +27,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use settings::Settings;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use wapc_guest::CallResult;
 
@@ -416,7 +417,7 @@ struct Answer {
     /// JSON text, valid by construction: each edit replaces one JSON value
     /// of the request's text by a JSON string.
     mutated_object: Option<String>,
-    audit_annotations: Option<HashMap<String, String>>,
+    audit_annotations: Option<BTreeMap<String, String>>,
     warnings: Option<Vec<String>>,
 }
 

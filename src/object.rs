@@ -34,6 +34,9 @@ pub enum Shape {
     /// Of a map, the listed keys to their shapes and every other key whole:
     /// for a value rules show as it was sent (a selector).
     Open(&'static [(&'static str, Shape)]),
+    /// Of a list, each item to the shape (the items of a cluster answer).
+    /// Any other JSON type is built whole.
+    Items(&'static Shape),
 }
 
 /// A place in an object whose value is a `map[string]string` in the API
@@ -83,10 +86,13 @@ impl Captured<'_> {
         let Captured::Map(entries) = self else {
             return None;
         };
-        let map = entries
-            .iter()
-            .map(|(key, raw)| (key.to_string(), value_of(raw).unwrap_or(Value::Null)))
-            .collect();
+        // Extended, not collected: collecting a map sorts its entries.
+        let mut map = Map::new();
+        map.extend(
+            entries
+                .iter()
+                .map(|(key, raw)| (key.to_string(), value_of(raw).unwrap_or(Value::Null))),
+        );
         Some(Value::Object(map))
     }
 }
@@ -169,11 +175,19 @@ impl<'de> DeserializeSeed<'de> for Prune<'_, 'de> {
             Shape::Fields(fields) => deserializer.deserialize_any(FieldsVisitor {
                 fields,
                 others: false,
+                items: None,
                 captured: self.captured,
             }),
             Shape::Open(fields) => deserializer.deserialize_any(FieldsVisitor {
                 fields,
                 others: true,
+                items: None,
+                captured: self.captured,
+            }),
+            Shape::Items(item) => deserializer.deserialize_any(FieldsVisitor {
+                fields: &[],
+                others: true,
+                items: Some(*item),
                 captured: self.captured,
             }),
         }
@@ -224,13 +238,13 @@ impl<'de> Visitor<'de> for CaptureVisitor {
         }
         let value = match self.then {
             Shape::Present => Value::Null,
-            Shape::All => Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, raw)| Ok((key.to_string(), value_of(raw)?)))
-                    .collect::<Result<_, serde_json::Error>>()
-                    .map_err(de::Error::custom)?,
-            ),
+            Shape::All => {
+                let mut all = Map::new();
+                for (key, raw) in &entries {
+                    all.insert(key.to_string(), value_of(raw).map_err(de::Error::custom)?);
+                }
+                Value::Object(all)
+            }
             Shape::Fields(fields) | Shape::Open(fields) => {
                 let mut kept = Map::new();
                 for (key, raw) in &entries {
@@ -251,7 +265,7 @@ impl<'de> Visitor<'de> for CaptureVisitor {
                 }
                 Value::Object(kept)
             }
-            Shape::Captured(_) => Value::Null,
+            Shape::Captured(_) | Shape::Items(_) => Value::Null,
         };
         Ok((Captured::Map(entries), value))
     }
@@ -306,6 +320,8 @@ struct FieldsVisitor<'s, 'a> {
     fields: &'static [(&'static str, Shape)],
     /// Whether keys not in `fields` are built whole (else skipped).
     others: bool,
+    /// The shape of a list's items (else built whole).
+    items: Option<Shape>,
     captured: &'s mut Vec<(Capture, Captured<'a>)>,
 }
 
@@ -340,9 +356,21 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        match self.items {
+            Some(shape) => {
+                while let Some(item) = seq.next_element_seed(Prune {
+                    shape,
+                    captured: &mut *self.captured,
+                })? {
+                    items.push(item);
+                }
+            }
+            None => {
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+            }
         }
         Ok(Value::Array(items))
     }
@@ -443,7 +471,7 @@ impl Edits {
     pub fn apply(&self, text: &str) -> Option<String> {
         let base = text.as_ptr() as usize;
         let mut edits: Vec<&(Range<usize>, String)> = self.0.iter().collect();
-        edits.sort_unstable_by_key(|(span, _)| span.start);
+        crate::order::sort_by_key(&mut edits, |(span, _)| span.start);
         let grown: usize = edits.iter().map(|(_, r)| r.len()).sum();
         let mut out = String::with_capacity(text.len() + grown);
         let mut at = 0;

@@ -72,7 +72,7 @@ impl Requirement<'_> {
     pub fn kubectl(&self) -> String {
         let sorted = || {
             let mut values: Vec<&str> = self.values.iter().map(|v| v.as_ref()).collect();
-            values.sort_unstable();
+            crate::order::sort_by(&mut values, |a, b| a.cmp(b));
             values.dedup();
             values.join(",")
         };
@@ -159,7 +159,7 @@ impl<'a> Selector<'a> {
             return "<none>".to_string();
         };
         let mut sorted: Vec<&Requirement> = requirements.iter().collect();
-        sorted.sort_by_key(|r| r.key);
+        crate::order::sort_by_key(&mut sorted, |r| r.key);
         let parts: Vec<String> = sorted.iter().map(|r| r.kubectl()).collect();
         parts.join(",")
     }
@@ -451,9 +451,10 @@ pub fn parse_labels_with<'a>(
             return (Labels::new(), errors);
         }
     };
-    // Collected, then built in one go: the keys arrive sorted, so the map is
-    // filled in bulk instead of searched from its root once per label.
-    let mut entries = Vec::with_capacity(map.len());
+    // Inserted one by one: collecting into a map sorts its entries first,
+    // and each sort is its own copy of the standard library's sort in the
+    // module (crate::order).
+    let mut labels = Labels::new();
     for (key, value) in map {
         for detail in labels::key_errors(key) {
             errors.push(FieldError::invalid(
@@ -464,10 +465,10 @@ pub fn parse_labels_with<'a>(
         }
         let entry = || labels::entry_path(path, key);
         if let Some(text) = check_value(value, key, entry, non_strings, &mut errors) {
-            entries.push((key.as_str(), text));
+            labels.insert(key.as_str(), text);
         }
     }
-    (entries.into_iter().collect(), errors)
+    (labels, errors)
 }
 
 #[cfg(test)]

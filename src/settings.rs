@@ -184,21 +184,15 @@ impl Settings {
             }
             Some(_) => {}
         }
-        let mut de = serde_json::Deserializer::from_slice(json);
-        let settings: Option<Settings> =
-            serde_path_to_error::deserialize(&mut de).map_err(|err| {
-                let path = err.path().to_string();
-                let inner = err.inner().to_string();
-                if inner.starts_with("duplicate field `specFields`") {
-                    return "specFields and daemonSetFields are the same setting (daemonSetFields is its old name): give only specFields".to_string();
-                }
-                if path == "." {
-                    format!("settings: {}", err.inner())
-                } else {
-                    format!("{path}: {}", err.inner())
-                }
-            })?;
-        de.end().map_err(|err| format!("settings: {err}"))?;
+        // From text, as the request is decoded: one JSON reader in the module.
+        let text =
+            std::str::from_utf8(json).map_err(|err| format!("settings: not UTF-8 text: {err}"))?;
+        let settings = serde_json::from_str::<Option<Settings>>(text).map_err(|err| {
+            if err.to_string().starts_with("duplicate field `specFields`") {
+                return "specFields and daemonSetFields are the same setting (daemonSetFields is its old name): give only specFields".to_string();
+            }
+            format!("{}: {err}", offending_key(text, &err))
+        })?;
         Ok(settings.unwrap_or_default())
     }
 
@@ -216,6 +210,56 @@ impl Settings {
     pub fn checks_template_labels_of(&self, kind: WorkloadKind) -> bool {
         self.template_labels != Mode::Off && self.template_labels_kinds.contains(&kind)
     }
+}
+
+/// The setting `err` is about: `templateLabels`, or `templateLabelsKinds[1]`
+/// for an item of a list; `settings` when it is about the whole (not a map,
+/// an unknown key, bad JSON). Found by decoding each setting alone, as
+/// `{"key": value}` and, for a list, `{"key": [item]}`, and keeping the
+/// first whose error is `err`'s (the first that fails, if none is). Runs only
+/// for refused settings; a path-tracking decoder would do it in one pass but
+/// cost 21 KiB of `policy.wasm`.
+fn offending_key(text: &str, err: &serde_json::Error) -> String {
+    let message = |err: &serde_json::Error| {
+        let text = err.to_string();
+        match text.rfind(" at line ") {
+            Some(at) => text.get(..at).unwrap_or(&text).to_string(),
+            None => text,
+        }
+    };
+    let wanted = message(err);
+    if wanted.starts_with("unknown field") {
+        return "settings".to_string();
+    }
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) else {
+        return "settings".to_string();
+    };
+    let fails = |key: &str, value: &str| -> Option<String> {
+        let alone = format!("{{{}:{value}}}", crate::labels::json_quoted(key));
+        serde_json::from_str::<Settings>(&alone)
+            .err()
+            .map(|err| message(&err))
+    };
+    let mut first = None;
+    for (key, value) in &map {
+        let Some(found) = fails(key, &value.to_string()) else {
+            continue;
+        };
+        let mut path = key.clone();
+        if let serde_json::Value::Array(items) = value {
+            let item = items
+                .iter()
+                .position(|item| fails(key, &format!("[{item}]")).is_some());
+            if let Some(index) = item {
+                path = format!("{key}[{index}]");
+            }
+        }
+        if found == wanted {
+            return path;
+        }
+        first.get_or_insert(path);
+    }
+    first.unwrap_or_else(|| "settings".to_string())
 }
 
 #[cfg(test)]
@@ -236,7 +280,22 @@ mod tests {
     #[test]
     fn errors_name_the_offending_key() {
         let cases = [
-            (r#"{"replicas": "reject"}"#, "unknown field `replicas`"),
+            (
+                r#"{"replicas": "reject"}"#,
+                "settings: unknown field `replicas`",
+            ),
+            (
+                r#"{"templateLabels": "off", "templateLabels": "warn"}"#,
+                "settings: duplicate field `templateLabels`",
+            ),
+            (
+                r#"{"controllerOverlap": "warn", "templateLabels": 3, "immutableSelector": "x"}"#,
+                "templateLabels: expected value at line 1 column 49",
+            ),
+            (
+                "{\"templateLabels\": \"off\"} trailing",
+                "settings: trailing characters",
+            ),
             (
                 r#"{"daemonSetFields": "block"}"#,
                 "daemonSetFields: unknown variant `block`",

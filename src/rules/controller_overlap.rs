@@ -162,7 +162,8 @@ fn matching_labels(selector: &Selector, labels: &Labels) -> String {
     let Selector::All(requirements) = selector else {
         return String::new();
     };
-    let keys: BTreeSet<&str> = requirements.iter().map(|r| r.key).collect();
+    let mut keys = BTreeSet::new();
+    keys.extend(requirements.iter().map(|r| r.key));
     let parts: Vec<String> = keys
         .into_iter()
         .filter_map(|key| labels.get(key).map(|value| format!("{key}={value}")))

@@ -88,7 +88,7 @@ pub fn check(
             "{error}: the API server refuses this update ({}); keep the old selector {} (the template's labels may change, the selector may not), or delete the {kind_name} with `kubectl delete {} {name} --cascade=orphan`, which keeps its pods running, and create it again with the new selector",
             differences(&old, &new),
             kubectl_form(&old),
-            kind_name.to_lowercase(),
+            kind_name.to_ascii_lowercase(),
         ),
     );
     findings
@@ -120,11 +120,13 @@ fn as_strings(selector: &Value) -> Cow<'_, Value> {
 fn normalized(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
-            let kept: Map<String, Value> = map
-                .iter()
-                .map(|(k, v)| (k.clone(), normalized(v)))
-                .filter(|(_, v)| !is_empty(v))
-                .collect();
+            // Extended, not collected: collecting a map sorts (crate::order).
+            let mut kept = Map::new();
+            kept.extend(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), normalized(v)))
+                    .filter(|(_, v)| !is_empty(v)),
+            );
             if kept.is_empty() {
                 Value::Null
             } else {
@@ -168,8 +170,8 @@ fn differences(old: &Value, new: &Value) -> String {
             .unwrap_or_default()
     };
     let (old_labels, new_labels) = (labels(old), labels(new));
-    let keys: std::collections::BTreeSet<&String> =
-        old_labels.keys().chain(new_labels.keys()).collect();
+    let mut keys = std::collections::BTreeSet::new();
+    keys.extend(old_labels.keys().chain(new_labels.keys()));
     for key in keys {
         match (old_labels.get(key), new_labels.get(key)) {
             (Some(was), None) => parts.push(format!("matchLabels[{key}] removed (was {was})")),
@@ -197,14 +199,14 @@ fn differences(old: &Value, new: &Value) -> String {
                         .map(|item| {
                             let mut item = item.clone();
                             if let Some(Value::Array(values)) = item.get_mut("values") {
-                                values.sort_by_key(Value::to_string);
+                                crate::order::sort_by_key(values, Value::to_string);
                             }
                             item
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            items.sort_by_key(Value::to_string);
+            crate::order::sort_by_key(&mut items, Value::to_string);
             items
         };
         if sorted(&old_expressions) == sorted(&new_expressions) {

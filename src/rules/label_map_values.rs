@@ -227,7 +227,9 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
 /// map keeps a repeated key's last value. O(n log m) for n entries, m notable.
 fn keep_last_occurrences(entries: &[(Cow<str>, &RawValue)], notable: &mut Vec<(usize, Read)>) {
     let key_at = |i: usize| entries.get(i).map_or("", |(key, _)| key.as_ref());
-    notable.sort_unstable_by(|(a, _), (b, _)| key_at(*a).cmp(key_at(*b)).then(a.cmp(b)));
+    crate::order::sort_by(notable, |(a, _), (b, _)| {
+        key_at(*a).cmp(key_at(*b)).then(a.cmp(b))
+    });
     // Of each key's notable entries, only the last can be the key's value...
     notable.dedup_by(|later, earlier| {
         let same = key_at(later.0) == key_at(earlier.0);

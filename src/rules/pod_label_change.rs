@@ -19,7 +19,8 @@ fn changes(selector: &Selector, old: &Labels, new: &Labels) -> String {
     let Selector::All(requirements) = selector else {
         return String::new();
     };
-    let keys: BTreeSet<&str> = requirements.iter().map(|r| r.key).collect();
+    let mut keys = BTreeSet::new();
+    keys.extend(requirements.iter().map(|r| r.key));
     let parts: Vec<String> = keys
         .into_iter()
         .filter_map(|key| match (old.get(key), new.get(key)) {
