@@ -601,6 +601,12 @@ mod tests {
                 .starts_with("cannot list apps/v1/Deployment in namespace ns: the answer is not a list of Deployment"),
             "{err}"
         );
+        let wrong_type = recorder(Ok(r#"{"items": [{}, {"metadata": {"name": 5}}]}"#));
+        let err = list::<Pod>(&wrong_type, Resource::Pod, "ns").expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "cannot list v1/Pod in namespace ns: the answer is not a list of Pod: items[1].metadata.name: expected a string, found a number"
+        );
         let not_an_object = recorder(Ok(r#""text""#));
         let err =
             get::<Controller>(&not_an_object, Resource::ReplicaSet, "rs", "ns").expect_err("bad");
