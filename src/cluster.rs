@@ -12,10 +12,11 @@
 //! A failed read is never an error of the request: it is an [`Unread`],
 //! which the rules turn into a warning that names what could not be checked.
 
-use crate::object::{Object, Shape};
+use crate::object::Key;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListResourcesByNamespaceRequest,
 };
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -196,107 +197,291 @@ impl fmt::Display for At<'_> {
     }
 }
 
-/// An object of a cluster answer, read from its JSON value.
+/// How a field of an answer is read: the table a [`FromAnswer`] type
+/// declares, which one decoder ([`FieldSeed`]) follows for every type.
+#[derive(Clone, Copy, Debug)]
+pub enum Field {
+    /// A string; `null` reads as "".
+    Str,
+    /// A boolean; `null` reads as false.
+    Bool,
+    /// Any JSON value, built whole (a labels map, a selector).
+    Any,
+    /// An object, by its fields; every other key is skipped unbuilt.
+    Record(&'static [(&'static str, Field)]),
+    /// A list of such objects.
+    Records(&'static [(&'static str, Field)]),
+}
+
+/// What was read of a [`Field`], before it is moved into its struct.
+#[derive(Debug)]
+pub enum Slot {
+    /// Missing, or `null`.
+    Absent,
+    Str(String),
+    Bool(bool),
+    Any(Value),
+    /// A [`Field::Record`]'s fields, in the table's order.
+    Record(Vec<Slot>),
+    /// A [`Field::Records`]' items, each a [`Slot::Record`] (or not, when
+    /// the item has another type).
+    Records(Vec<Slot>),
+    /// Another JSON type than the field's, by its name in messages.
+    Wrong(&'static str),
+}
+
+/// An object of a cluster answer.
 ///
 /// A missing field and `null` read as the default, as the API server treats
-/// omitted fields; unknown fields are ignored; a field of the wrong type is
-/// an error that names its path. The answer is decoded by the decoder the
-/// request's object goes through ([`Object::decode`]) to [`FromAnswer::SHAPE`],
-/// so that only the fields read are built, and those are moved out, not
-/// copied: derived decoders for each of these types made up a tenth of
-/// `policy.wasm`.
+/// omitted fields; unknown fields are skipped without being built; a field
+/// of the wrong type is an error that names its path. The answer is decoded
+/// in one pass by one table-driven decoder into [`Slot`]s, which are moved
+/// into the structs: serde's derived decoders, one per type and field, were
+/// a tenth of `policy.wasm`, and building `serde_json` maps first doubled
+/// the time and memory of a 10,000-pod list.
 pub trait FromAnswer: Sized {
-    /// What of the answer to decode: the fields read, each to its own
-    /// shape; every other field is skipped as it is read, not built.
-    const SHAPE: Shape;
+    /// The fields read, by key, in the order [`FromAnswer::from_slots`]
+    /// takes them.
+    const FIELDS: &'static [(&'static str, Field)];
 
-    /// Reads `value` (found at `at`).
+    /// Builds the struct from its fields' slots, taking them (fewer slots:
+    /// the rest are absent), found at `at`.
     ///
     /// # Errors
     /// `<path>: expected <type>, found <type>` for the first field of the
     /// wrong type.
-    fn from_answer(value: Value, at: &At) -> Result<Self, String>;
+    fn from_slots(slots: &mut [Slot], at: &At) -> Result<Self, String>;
 }
 
-/// `value` as an object's fields; `null` as none.
-fn fields(value: Value, at: &At) -> Result<serde_json::Map<String, Value>, String> {
-    match value {
-        Value::Object(map) => Ok(map),
-        Value::Null => Ok(serde_json::Map::new()),
-        other => Err(wrong_type(at, "a map", &other)),
+fn wrong_type(at: &At, expected: &str, found: &str) -> String {
+    format!("{at}: expected {expected}, found {found}")
+}
+
+/// The slot's type, for a field that expected another.
+fn found(slot: &Slot) -> &'static str {
+    match slot {
+        Slot::Absent => "null",
+        Slot::Str(_) => "a string",
+        Slot::Bool(_) => "a boolean",
+        Slot::Any(value) => crate::findings::type_name(value),
+        Slot::Record(_) => "a map",
+        Slot::Records(_) => "a list",
+        Slot::Wrong(name) => name,
     }
 }
 
-fn wrong_type(at: &At, expected: &str, found: &Value) -> String {
-    format!(
-        "{at}: expected {expected}, found {}",
-        crate::findings::type_name(found)
-    )
-}
-
-/// The field `key` (`null` when missing).
-fn take(map: &mut serde_json::Map<String, Value>, key: &str) -> Value {
-    map.remove(key).unwrap_or(Value::Null)
-}
-
-fn string(value: Value, at: &At) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s),
-        Value::Null => Ok(String::new()),
-        other => Err(wrong_type(at, "a string", &other)),
+fn string(slot: Slot, at: &At) -> Result<String, String> {
+    match slot {
+        Slot::Str(s) => Ok(s),
+        Slot::Absent => Ok(String::new()),
+        other => Err(wrong_type(at, "a string", found(&other))),
     }
 }
 
-fn boolean(value: Value, at: &At) -> Result<bool, String> {
-    match value {
-        Value::Bool(b) => Ok(b),
-        Value::Null => Ok(false),
-        other => Err(wrong_type(at, "a boolean", &other)),
+fn boolean(slot: Slot, at: &At) -> Result<bool, String> {
+    match slot {
+        Slot::Bool(b) => Ok(b),
+        Slot::Absent => Ok(false),
+        other => Err(wrong_type(at, "a boolean", found(&other))),
     }
 }
 
-fn items<T: FromAnswer>(value: Value, at: &At) -> Result<Vec<T>, String> {
-    match value {
-        Value::Array(values) => {
-            let mut read = Vec::with_capacity(values.len());
-            for (index, value) in values.into_iter().enumerate() {
-                read.push(T::from_answer(value, &At::Index(at, index))?);
+/// Any JSON value, kept as it is (`null` when missing).
+fn any(slot: Slot, at: &At) -> Result<Value, String> {
+    match slot {
+        Slot::Any(value) => Ok(value),
+        Slot::Absent => Ok(Value::Null),
+        other => Err(wrong_type(at, "any JSON value", found(&other))),
+    }
+}
+
+/// Takes the slot at `*next` (absent past the end) and moves `next` on: one
+/// function for every field of every type, so that each `from_slots` is a
+/// row of calls.
+#[inline(never)]
+fn next_slot(slots: &mut [Slot], next: &mut usize) -> Slot {
+    let slot = slots
+        .get_mut(*next)
+        .map_or(Slot::Absent, |slot| std::mem::replace(slot, Slot::Absent));
+    *next += 1;
+    slot
+}
+
+fn record<T: FromAnswer>(slot: Slot, at: &At) -> Result<T, String> {
+    match slot {
+        Slot::Record(mut slots) => T::from_slots(&mut slots, at),
+        Slot::Absent => T::from_slots(&mut [], at),
+        other => Err(wrong_type(at, "a map", found(&other))),
+    }
+}
+
+fn items<T: FromAnswer>(slot: Slot, at: &At) -> Result<Vec<T>, String> {
+    match slot {
+        Slot::Records(slots) => {
+            let mut read = Vec::with_capacity(slots.len());
+            for (index, slot) in slots.into_iter().enumerate() {
+                read.push(record(slot, &At::Index(at, index))?);
             }
             Ok(read)
         }
-        Value::Null => Ok(Vec::new()),
-        other => Err(wrong_type(at, "a list", &other)),
+        Slot::Absent => Ok(Vec::new()),
+        other => Err(wrong_type(at, "a list", found(&other))),
+    }
+}
+
+/// Reads `T` from a JSON value the request already holds (a pod's own
+/// `metadata`), with the same tables and errors as an answer.
+///
+/// # Errors
+/// As [`FromAnswer::from_slots`].
+pub fn from_value<T: FromAnswer>(value: &Value) -> Result<T, String> {
+    record(slot_of(value, Field::Record(T::FIELDS)), &At::Root)
+}
+
+/// What [`FieldSeed`] would read of `value`'s text.
+fn slot_of(value: &Value, field: Field) -> Slot {
+    match (field, value) {
+        (_, Value::Null) => Slot::Absent,
+        (Field::Any, value) => Slot::Any(value.clone()),
+        (Field::Str, Value::String(s)) => Slot::Str(s.clone()),
+        (Field::Bool, Value::Bool(b)) => Slot::Bool(*b),
+        (Field::Record(fields), Value::Object(map)) => Slot::Record(
+            fields
+                .iter()
+                .map(|(key, field)| map.get(*key).map_or(Slot::Absent, |v| slot_of(v, *field)))
+                .collect(),
+        ),
+        (Field::Records(fields), Value::Array(items)) => Slot::Records(
+            items
+                .iter()
+                .map(|item| slot_of(item, Field::Record(fields)))
+                .collect(),
+        ),
+        (_, other) => Slot::Wrong(crate::findings::type_name(other)),
+    }
+}
+
+/// Decodes one [`Field`] into a [`Slot`].
+struct FieldSeed(Field);
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Slot;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Slot, D::Error> {
+        match self.0 {
+            Field::Any => Value::deserialize(deserializer).map(|value| match value {
+                Value::Null => Slot::Absent,
+                value => Slot::Any(value),
+            }),
+            field => deserializer.deserialize_any(FieldVisitor(field)),
+        }
+    }
+}
+
+struct FieldVisitor(Field);
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = Slot;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slot, A::Error> {
+        let Field::Record(fields) = self.0 else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Slot::Wrong("a map"));
+        };
+        let mut slots: Vec<Slot> = fields.iter().map(|_| Slot::Absent).collect();
+        while let Some(Key(key)) = map.next_key()? {
+            let found = fields.iter().position(|(name, _)| *name == key);
+            match (
+                found.and_then(|i| slots.get_mut(i)),
+                found.and_then(|i| fields.get(i)),
+            ) {
+                // A repeated key keeps its last value, as in a JSON map.
+                (Some(slot), Some(&(_, field))) => *slot = map.next_value_seed(FieldSeed(field))?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Slot::Record(slots))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Slot, A::Error> {
+        let Field::Records(fields) = self.0 else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Slot::Wrong("a list"));
+        };
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(FieldSeed(Field::Record(fields)))? {
+            items.push(item);
+        }
+        Ok(Slot::Records(items))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Slot, E> {
+        Ok(match self.0 {
+            Field::Str => Slot::Str(v.to_owned()),
+            _ => Slot::Wrong("a string"),
+        })
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Slot, E> {
+        Ok(match self.0 {
+            Field::Str => Slot::Str(v),
+            _ => Slot::Wrong("a string"),
+        })
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Slot, E> {
+        Ok(match self.0 {
+            Field::Bool => Slot::Bool(v),
+            _ => Slot::Wrong("a boolean"),
+        })
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Slot, E> {
+        Ok(Slot::Wrong("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Slot, E> {
+        Ok(Slot::Wrong("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Slot, E> {
+        Ok(Slot::Wrong("a number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Slot, E> {
+        Ok(Slot::Absent)
     }
 }
 
 /// Implements [`FromAnswer`] for a struct, field by field (its reader, its
-/// key, and the shape its value is decoded to), and `Deserialize` through it
-/// (native tests build these types from JSON).
+/// key, and how its value is decoded), and `Deserialize` through it (native
+/// tests build these types from JSON).
 macro_rules! from_answer {
-    ($type:ident { $($field:ident: $read:expr => $key:literal as $shape:expr),* $(,)? }) => {
+    ($type:ident { $($field:ident: $read:ident => $key:literal as $shape:expr),* $(,)? }) => {
         impl FromAnswer for $type {
-            const SHAPE: Shape = Shape::Fields(&[$(($key, $shape)),*]);
+            const FIELDS: &'static [(&'static str, Field)] = &[$(($key, $shape)),*];
 
-            fn from_answer(value: Value, at: &At) -> Result<Self, String> {
-                let mut map = fields(value, at)?;
+            fn from_slots(slots: &mut [Slot], at: &At) -> Result<Self, String> {
+                let mut next = 0;
                 Ok($type {
-                    $($field: $read(take(&mut map, $key), &At::Key(at, $key))?,)*
+                    $($field: $read(next_slot(slots, &mut next), &At::Key(at, $key))?,)*
                 })
             }
         }
 
         impl<'de> Deserialize<'de> for $type {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = Value::deserialize(deserializer)?;
-                $type::from_answer(value, &At::Root).map_err(serde::de::Error::custom)
+                let slot = FieldSeed(Field::Record(Self::FIELDS)).deserialize(deserializer)?;
+                record(slot, &At::Root).map_err(serde::de::Error::custom)
             }
         }
     };
-}
-
-/// Any JSON value, kept as it is (`null` when missing).
-fn any(value: Value, _: &At) -> Result<Value, String> {
-    Ok(value)
 }
 
 /// `metadata.ownerReferences[*]`, as far as the rules read it.
@@ -310,11 +495,11 @@ pub struct OwnerReference {
 }
 
 from_answer!(OwnerReference {
-    api_version: string => "apiVersion" as Shape::All,
-    kind: string => "kind" as Shape::All,
-    name: string => "name" as Shape::All,
-    uid: string => "uid" as Shape::All,
-    controller: boolean => "controller" as Shape::All,
+    api_version: string => "apiVersion" as Field::Str,
+    kind: string => "kind" as Field::Str,
+    name: string => "name" as Field::Str,
+    uid: string => "uid" as Field::Str,
+    controller: boolean => "controller" as Field::Bool,
 });
 
 /// The part of `metadata` the rules read.
@@ -329,11 +514,11 @@ pub struct Metadata {
 }
 
 from_answer!(Metadata {
-    name: string => "name" as Shape::All,
-    uid: string => "uid" as Shape::All,
-    labels: any => "labels" as Shape::All,
-    deletion_timestamp: any => "deletionTimestamp" as Shape::All,
-    owner_references: items => "ownerReferences" as Shape::Items(&OwnerReference::SHAPE),
+    name: string => "name" as Field::Str,
+    uid: string => "uid" as Field::Str,
+    labels: any => "labels" as Field::Any,
+    deletion_timestamp: any => "deletionTimestamp" as Field::Any,
+    owner_references: items => "ownerReferences" as Field::Records(OwnerReference::FIELDS),
 });
 
 impl Metadata {
@@ -351,8 +536,8 @@ pub struct Pod {
 }
 
 from_answer!(Pod {
-    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
-    status: PodStatus::from_answer => "status" as PodStatus::SHAPE,
+    metadata: record => "metadata" as Field::Record(Metadata::FIELDS),
+    status: record => "status" as Field::Record(PodStatus::FIELDS),
 });
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -360,7 +545,7 @@ pub struct PodStatus {
     pub phase: String,
 }
 
-from_answer!(PodStatus { phase: string => "phase" as Shape::All });
+from_answer!(PodStatus { phase: string => "phase" as Field::Str});
 
 impl Pod {
     /// Not `Succeeded` or `Failed`, and not being deleted: a pod a Service
@@ -379,8 +564,8 @@ pub struct Service {
 }
 
 from_answer!(Service {
-    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
-    spec: ServiceSpec::from_answer => "spec" as ServiceSpec::SHAPE,
+    metadata: record => "metadata" as Field::Record(Metadata::FIELDS),
+    spec: record => "spec" as Field::Record(ServiceSpec::FIELDS),
 });
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -391,8 +576,8 @@ pub struct ServiceSpec {
 }
 
 from_answer!(ServiceSpec {
-    selector: any => "selector" as Shape::All,
-    service_type: string => "type" as Shape::All,
+    selector: any => "selector" as Field::Any,
+    service_type: string => "type" as Field::Str,
 });
 
 /// A DaemonSet, Deployment, ReplicaSet, StatefulSet, ReplicationController
@@ -404,8 +589,8 @@ pub struct Controller {
 }
 
 from_answer!(Controller {
-    metadata: Metadata::from_answer => "metadata" as Metadata::SHAPE,
-    spec: ControllerSpec::from_answer => "spec" as ControllerSpec::SHAPE,
+    metadata: record => "metadata" as Field::Record(Metadata::FIELDS),
+    spec: record => "spec" as Field::Record(ControllerSpec::FIELDS),
 });
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -416,8 +601,8 @@ pub struct ControllerSpec {
 }
 
 from_answer!(ControllerSpec {
-    selector: any => "selector" as Shape::All,
-    template: Template::from_answer => "template" as Template::SHAPE,
+    selector: any => "selector" as Field::Any,
+    template: record => "template" as Field::Record(Template::FIELDS),
 });
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -426,7 +611,7 @@ pub struct Template {
 }
 
 from_answer!(Template {
-    metadata: TemplateMetadata::from_answer => "metadata" as TemplateMetadata::SHAPE,
+    metadata: record => "metadata" as Field::Record(TemplateMetadata::FIELDS),
 });
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -434,15 +619,32 @@ pub struct TemplateMetadata {
     pub labels: Value,
 }
 
-from_answer!(TemplateMetadata { labels: any => "labels" as Shape::All });
+from_answer!(TemplateMetadata { labels: any => "labels" as Field::Any});
 
-/// The answer's text decoded to `shape`. From text, not bytes: the request
-/// is decoded from text too, so the module carries one JSON reader.
-fn decode(answer: &[u8], shape: Shape) -> Result<Value, String> {
+/// The answer's text decoded to `field`. From text, not bytes: the request
+/// is decoded from text too, so the module carries one JSON reader. Not
+/// generic, and not inlined: every list and get shares it.
+#[inline(never)]
+fn decode(answer: &[u8], field: Field) -> Result<Slot, String> {
     let text = std::str::from_utf8(answer).map_err(|err| format!("it is not UTF-8 text: {err}"))?;
-    Object::decode(text, shape)
-        .map(|object| object.value)
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    FieldSeed(field)
+        .deserialize(&mut deserializer)
+        .and_then(|slot| deserializer.end().map(|()| slot))
         .map_err(|err| err.to_string())
+}
+
+/// The `items` of a Kubernetes List, whatever the list's `kind`.
+#[inline(never)]
+fn list_items(slot: Slot) -> Result<(Slot, At<'static>), String> {
+    match slot {
+        Slot::Record(slots) => Ok((
+            slots.into_iter().next().unwrap_or(Slot::Absent),
+            At::Key(&At::Root, "items"),
+        )),
+        Slot::Absent => Ok((Slot::Absent, At::Root)),
+        other => Err(wrong_type(&At::Root, "a map", found(&other))),
+    }
 }
 
 /// Lists every `resource` in `namespace` with one constant query.
@@ -468,13 +670,10 @@ pub fn list<T: FromAnswer>(
     };
     let answer = call(host, "list_resources_by_namespace", &request)
         .map_err(|why| Unread { what: what(), why })?;
-    // A Kubernetes List: only `items` is read, whatever the list's `kind`.
-    let shape = const { Shape::Fields(&[("items", Shape::Items(&T::SHAPE))]) };
-    decode(&answer, shape)
-        .and_then(|list| {
-            let mut list = fields(list, &At::Root)?;
-            items(take(&mut list, "items"), &At::Key(&At::Root, "items"))
-        })
+    let list = const { Field::Record(&[("items", Field::Records(T::FIELDS))]) };
+    decode(&answer, list)
+        .and_then(list_items)
+        .and_then(|(slot, at)| items(slot, &at))
         .map_err(|err| Unread {
             what: what(),
             why: format!("the answer is not a list of {}: {err}", resource.kind()),
@@ -505,8 +704,8 @@ pub fn get<T: FromAnswer>(
     };
     let answer =
         call(host, "get_resource", &request).map_err(|why| Unread { what: what(), why })?;
-    decode(&answer, T::SHAPE)
-        .and_then(|object| T::from_answer(object, &At::Root))
+    decode(&answer, Field::Record(T::FIELDS))
+        .and_then(|slot| record(slot, &At::Root))
         .map_err(|err| Unread {
             what: what(),
             why: format!("the answer is not a {}: {err}", resource.kind()),
@@ -631,6 +830,21 @@ mod tests {
         )
         .expect("reads");
         assert_eq!(owner.controller().map(|o| o.name.as_str()), Some("b"));
+    }
+
+    #[test]
+    fn a_value_reads_as_its_text_does() {
+        let text = r#"{"name": "p", "uid": null, "labels": {"app": "x"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "rs", "controller": true}, null],
+            "deletionTimestamp": null, "unknown": [1, 2]}"#;
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        let from_text: Metadata = serde_json::from_str(text).expect("reads");
+        assert_eq!(from_value::<Metadata>(&value), Ok(from_text));
+        let wrong: Value = serde_json::json!({"ownerReferences": [{"controller": "yes"}]});
+        assert_eq!(
+            from_value::<Metadata>(&wrong),
+            Err("ownerReferences[0].controller: expected a boolean, found a string".to_string())
+        );
     }
 
     #[test]

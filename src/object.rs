@@ -34,9 +34,6 @@ pub enum Shape {
     /// Of a map, the listed keys to their shapes and every other key whole:
     /// for a value rules show as it was sent (a selector).
     Open(&'static [(&'static str, Shape)]),
-    /// Of a list, each item to the shape (the items of a cluster answer).
-    /// Any other JSON type is built whole.
-    Items(&'static Shape),
 }
 
 /// A place in an object whose value is a `map[string]string` in the API
@@ -175,19 +172,11 @@ impl<'de> DeserializeSeed<'de> for Prune<'_, 'de> {
             Shape::Fields(fields) => deserializer.deserialize_any(FieldsVisitor {
                 fields,
                 others: false,
-                items: None,
                 captured: self.captured,
             }),
             Shape::Open(fields) => deserializer.deserialize_any(FieldsVisitor {
                 fields,
                 others: true,
-                items: None,
-                captured: self.captured,
-            }),
-            Shape::Items(item) => deserializer.deserialize_any(FieldsVisitor {
-                fields: &[],
-                others: true,
-                items: Some(*item),
                 captured: self.captured,
             }),
         }
@@ -265,7 +254,7 @@ impl<'de> Visitor<'de> for CaptureVisitor {
                 }
                 Value::Object(kept)
             }
-            Shape::Captured(_) | Shape::Items(_) => Value::Null,
+            Shape::Captured(_) => Value::Null,
         };
         Ok((Captured::Map(entries), value))
     }
@@ -320,8 +309,6 @@ struct FieldsVisitor<'s, 'a> {
     fields: &'static [(&'static str, Shape)],
     /// Whether keys not in `fields` are built whole (else skipped).
     others: bool,
-    /// The shape of a list's items (else built whole).
-    items: Option<Shape>,
     captured: &'s mut Vec<(Capture, Captured<'a>)>,
 }
 
@@ -356,21 +343,9 @@ impl<'de> Visitor<'de> for FieldsVisitor<'_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        match self.items {
-            Some(shape) => {
-                while let Some(item) = seq.next_element_seed(Prune {
-                    shape,
-                    captured: &mut *self.captured,
-                })? {
-                    items.push(item);
-                }
-            }
-            None => {
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-            }
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
         }
         Ok(Value::Array(items))
     }

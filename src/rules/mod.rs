@@ -25,7 +25,6 @@ use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
-use serde::Deserialize;
 use serde_json::Value;
 
 /// The kinds this policy handles. Everything else is accepted untouched.
@@ -567,7 +566,7 @@ fn pod_labels(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -
     let owner = object
         .value
         .get("metadata")
-        .and_then(|metadata| cluster::Metadata::deserialize(metadata).ok())
+        .and_then(|metadata| cluster::from_value::<cluster::Metadata>(metadata).ok())
         .and_then(|m| m.controller().cloned())
         .and_then(|owner| {
             Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
