@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip1
-WASM_OUT := target/$(WASM_TARGET)/release/selector_guard.wasm
+# The module's own profile (Cargo.toml, [profile.policy]): fat LTO, one
+# codegen unit, panic=abort, strip. `release` stays at cargo's defaults.
+WASM_PROFILE := policy
+WASM_OUT := target/$(WASM_TARGET)/$(WASM_PROFILE)/selector_guard.wasm
 
 .PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz kwctl-tests cli-bench
 
@@ -17,7 +20,7 @@ toolchain:
 # same compilation, LTO keeps more code, and the module is ~16 KiB larger and
 # ~7% slower (README, Performance).
 policy.wasm: toolchain $(shell find src -name '*.rs') Cargo.toml Cargo.lock
-	$(CARGO) rustc --target $(WASM_TARGET) --release --locked --package selector-guard --lib --crate-type cdylib
+	$(CARGO) rustc --target $(WASM_TARGET) --profile $(WASM_PROFILE) --locked --package selector-guard --lib --crate-type cdylib
 	cp $(WASM_OUT) policy.wasm
 
 fmt:
@@ -37,27 +40,30 @@ unit-tests: policy.wasm annotated-policy.wasm
 test: lint check-version policy.wasm unit-tests
 
 # The seed's DaemonSet, a correct DaemonSet and the YAML-1.1 Service through
-# `cargo xtask run` (kwctl's flags); --human prints the verdict readably.
+# `selector-guard run` (kwctl's flags) with no POLICY.wasm: the policy built
+# into the CLI, run natively (no wasm runtime, no xtask); --human prints the
+# verdict readably. `cargo xtask run ... policy.wasm` prints the same through wasm.
 RUN_REQUESTS := test_data/requests/daemonset-from-deployment.json \
 	test_data/requests/daemonset-valid.json \
 	test_data/requests/service-yaml11.json
+SELECTOR_GUARD := $(CARGO) run --locked --quiet --package selector-guard-cli --
 
-run: policy.wasm annotated-policy.wasm
+run:
 	@for request in $(RUN_REQUESTS); do \
-		$(CARGO) xtask run --human --request-path $$request policy.wasm || exit 1; \
+		$(SELECTOR_GUARD) run --human --request-path $$request || exit 1; \
 		echo; \
 	done
-	@# A context-aware rule, with the grants of the annotated module and a
-	@# session recorded from the seed's namespace: the selector swap in the
-	@# wrong order.
-	$(CARGO) xtask run --human --allow-context-aware \
+	@# A context-aware rule, with the grants of policy-metadata.yml (what
+	@# the annotated module carries) and a session recorded from the seed's
+	@# namespace: the selector swap in the wrong order.
+	$(SELECTOR_GUARD) run --human --allow-context-aware --metadata-path policy-metadata.yml \
 		--settings-json '{"serviceSelectorChange":"warn"}' \
 		--replay-host-capabilities-interactions test_data/sessions/service-selector-swap--unlabeled.yml \
-		--request-path test_data/requests/service-selector-swap.json annotated-policy.wasm
+		--request-path test_data/requests/service-selector-swap.json
 	@# `selector-guard check` on a few sample manifests, as in CI: findings
 	@# as FILE:LINE:COL. Exit status 1 (errors found) is the expected one.
 	@echo
-	$(CARGO) run --locked --quiet --package selector-guard-cli -- check --policy policy.wasm \
+	$(SELECTOR_GUARD) check \
 		test_data/manifests/service-yaml11.yaml test_data/manifests/daemonset-from-deployment.yaml \
 		test_data/manifests/replicationcontroller-echo.yaml \
 		test_data/manifests/deployment-valid.yaml || test $$? -eq 1
@@ -74,10 +80,11 @@ fixtures: policy.wasm
 kwctl-tests: policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked --package xtask --test run_cli -- --ignored agrees_with_kwctl_when_installed
 
-# `selector-guard check` throughput over 1,000 generated manifests, and the
-# module's compile time with and without the compiled-module cache.
+# `selector-guard check` throughput over 1,000 generated manifests, through
+# the module and natively, and the module's compile time with and without the
+# compiled-module cache.
 cli-bench: policy.wasm
-	$(CARGO) run --locked --profile bench --package selector-guard-cli --example throughput -- policy.wasm
+	$(CARGO) run --locked --profile bench --package selector-guard-cli --features wasm --example throughput -- policy.wasm
 
 # Only the wasm end-to-end tests.
 e2e-tests: policy.wasm annotated-policy.wasm
@@ -85,11 +92,11 @@ e2e-tests: policy.wasm annotated-policy.wasm
 	$(CARGO) test --locked --package xtask --test run_cli
 
 # The benchmark floor: a guest that parses the payload into a serde_json::Value
-# and accepts (floor/), built with the same release profile as the policy.
-FLOOR_OUT := target/$(WASM_TARGET)/release/floor.wasm
+# and accepts (floor/), built with the same profile as the policy.
+FLOOR_OUT := target/$(WASM_TARGET)/$(WASM_PROFILE)/floor.wasm
 
 floor.wasm: toolchain $(shell find floor/src -name '*.rs') floor/Cargo.toml Cargo.toml Cargo.lock
-	$(CARGO) build --target $(WASM_TARGET) --release --locked --package selector-guard-floor
+	$(CARGO) build --target $(WASM_TARGET) --profile $(WASM_PROFILE) --locked --package selector-guard-floor
 	cp $(FLOOR_OUT) floor.wasm
 
 # Through wasm: policy.wasm and floor.wasm on the same requests, alternating
@@ -106,9 +113,11 @@ bench: policy.wasm floor.wasm
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 TAG ?= v$(VERSION)
 
-# policy.wasm with policy-metadata.yml (and README.md as usage) embedded, like `kwctl annotate`.
+# policy.wasm with policy-metadata.yml (and README.md as usage) embedded, like
+# `kwctl annotate`, by the CLI's `annotate` (no xtask, no wasm runtime;
+# `cargo xtask annotate` takes the same flags).
 annotated-policy.wasm: policy.wasm policy-metadata.yml $(wildcard README.md)
-	$(CARGO) xtask annotate -m policy-metadata.yml $(if $(wildcard README.md),-u README.md) -o annotated-policy.wasm policy.wasm
+	$(SELECTOR_GUARD) annotate -m policy-metadata.yml $(if $(wildcard README.md),-u README.md) -o annotated-policy.wasm policy.wasm
 
 # make push REGISTRY=ghcr.io/selector-guard/policies [TAG=v$(VERSION)] [SOURCES=sources.yaml]
 # pushes registry://$(REGISTRY)/selector-guard:$(TAG) and prints its immutable reference.

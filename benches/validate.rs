@@ -3,7 +3,7 @@
 //! `serde_json::Value` and serialize an accepting `ValidationResponse`.
 //!
 //! `cargo bench --bench validate` runs, for the seven requests and
-//! the generated scaling requests (`xtask::cmd::bench::workload`, the same
+//! the generated scaling requests (`selector_guard_host::workload`, the same
 //! bytes `cargo xtask bench --suite` sends through wasm):
 //! 1. criterion groups `paths/<request>` and `scaling/<family>`, each timing
 //!    `selector-guard` and `floor` (criterion's own statistics and report);
@@ -25,10 +25,10 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kubewarden_policy_sdk::response::ValidationResponse;
+use selector_guard_host::workload::{self, BenchRequest, Verdict};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use xtask::cmd::bench::workload::{self, BenchRequest, Verdict};
 
 /// The floor: parse the payload, answer "accepted".
 fn floor(payload: &[u8]) -> Vec<u8> {

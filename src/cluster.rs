@@ -1,7 +1,7 @@
 //! The only place that reads other objects of the cluster.
 //!
 //! Every read is a waPC host call `kubewarden/kubernetes/<operation>` with
-//! the SDK's request types (REFERENCE §9), through the [`Host`] trait so
+//! the SDK's request types (kubewarden-policy-sdk, `host_capabilities::kubernetes`), through the [`Host`] trait so
 //! that native tests can answer at this boundary. The queries are constant
 //! per (kind, namespace): no `label_selector`, because policy-server keeps
 //! one LIST+WATCH cache per distinct query, forever. Matching happens in the

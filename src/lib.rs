@@ -27,7 +27,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use settings::Settings;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use wapc_guest::CallResult;
 
@@ -182,13 +182,21 @@ pub fn validate(payload: &[u8]) -> CallResult {
 /// [`validate`], reading the cluster through `host`: native tests answer
 /// the host calls at this boundary.
 pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
+    assess(payload, host, false).respond()
+}
+
+/// Judges a `validate` payload: the findings as data, for callers that
+/// report them field by field (the CLI), and the answer [`validate_with`]
+/// sends. With `details`, the findings the answer only sums up (a map's
+/// conversions past the first ten) are built too.
+pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assessed {
     // Read as text once: raw values (the object, its captured maps) and
     // strings are then borrowed without checking their UTF-8 again, and the
     // decoders are built for one kind of input only.
     let text = match std::str::from_utf8(payload) {
         Ok(text) => text,
         Err(err) => {
-            return respond(reject(format!(
+            return Assessed::Answered(reject(format!(
                 "cannot decode the validation request: it is not UTF-8 text: {err}"
             )));
         }
@@ -196,7 +204,7 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
     let decoded = match serde_json::from_str::<Payload>(text) {
         Ok(decoded) => decoded,
         Err(err) => {
-            return respond(reject(format!(
+            return Assessed::Answered(reject(format!(
                 "cannot decode the validation request: {err}"
             )));
         }
@@ -207,7 +215,7 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
     {
         None => Settings::default(),
         Some(Ok(settings)) => settings,
-        Some(Err(err)) => return respond(reject(format!("invalid settings: {err}"))),
+        Some(Err(err)) => return Assessed::Answered(reject(format!("invalid settings: {err}"))),
     };
     let mut request = decoded.request;
     let GroupVersionKind {
@@ -216,21 +224,21 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
         kind,
     } = &request.kind;
     let Some(kind) = Kind::from_gvk(group, version, kind) else {
-        return respond(accept(Vec::new()));
+        return Assessed::Answered(accept(Vec::new()));
     };
     if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") {
-        return respond(accept(Vec::new()));
+        return Assessed::Answered(accept(Vec::new()));
     }
     let object = match std::mem::take(&mut request.object) {
-        ObjectField::Absent => return respond(accept(Vec::new())),
+        ObjectField::Absent => return Assessed::Answered(accept(Vec::new())),
         ObjectField::Decoded(object) if object.value.is_null() => {
-            return respond(accept(Vec::new()));
+            return Assessed::Answered(accept(Vec::new()));
         }
         ObjectField::Decoded(object) => object,
         ObjectField::Text(text) => match Object::decode(text.get(), rules::shape(kind)) {
             Ok(object) => object,
             Err(err) => {
-                return respond(reject(format!(
+                return Assessed::Answered(reject(format!(
                     "cannot decode the validation request: request.object: {err}"
                 )));
             }
@@ -249,13 +257,52 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
         namespace,
         old: old.as_ref(),
     };
-    let mut findings = rules::evaluate(kind, &object, &context, &settings);
-    if settings.reads_cluster() {
-        findings.merge(rules::evaluate_in_cluster(
-            kind, &object, &context, &settings, host,
-        ));
+    let findings = rules::evaluate(&rules::Context {
+        kind,
+        object: &object,
+        request: &context,
+        settings: &settings,
+        host,
+        details,
+    });
+    let who = identity(kind, &request, &object.value);
+    let answer = response_for(&who, &request, &object, &findings, text);
+    Assessed::Judged {
+        object: who,
+        findings,
+        answer,
     }
-    respond(response_for(kind, &request, &object, findings, text))
+}
+
+/// What [`assess`] found: the findings (as data) and the answer the policy
+/// sends, or an answer alone for a request no rule judged.
+pub enum Assessed {
+    /// A request of a kind and operation some rule judged.
+    Judged {
+        /// `Kind namespace/name`.
+        object: String,
+        /// Every finding, [`findings::Shown::Detail`] ones included.
+        findings: Findings,
+        answer: Answer,
+    },
+    /// A request no rule judged, or one that could not be read.
+    Answered(Answer),
+}
+
+impl Assessed {
+    /// The answer the policy sends.
+    pub fn answer(&self) -> &Answer {
+        match self {
+            Assessed::Judged { answer, .. } | Assessed::Answered(answer) => answer,
+        }
+    }
+
+    /// The answer, serialized as `validate` sends it.
+    pub fn respond(self) -> CallResult {
+        match self {
+            Assessed::Judged { answer, .. } | Assessed::Answered(answer) => respond(answer),
+        }
+    }
 }
 
 /// The request's namespace, else the object's, else `default` (where
@@ -339,30 +386,38 @@ fn object_text(payload: &str) -> Option<&str> {
 }
 
 fn response_for(
-    kind: Kind,
+    who: &str,
     request: &Request,
     object: &Object,
-    mut findings: Findings,
+    findings: &Findings,
     payload: &str,
 ) -> Answer {
     if findings.is_empty() {
         return accept(Vec::new());
     }
-    findings.drop_warnings_also_rejected();
-    let who = identity(kind, request, &object.value);
+    let shown = |f: &&findings::Finding| f.shown != findings::Shown::Detail;
+    let rejected: BTreeSet<&str> = {
+        let mut set = BTreeSet::new();
+        set.extend(findings.violations.iter().map(|f| f.message.as_str()));
+        set
+    };
+    // A warning that repeats a rejection (two rules, two modes) is dropped:
+    // the rejection says it.
     let warnings: Vec<String> = findings
         .warnings
         .iter()
-        .map(|w| prefixed(&who, std::iter::once(w.as_str()), ""))
+        .filter(shown)
+        .filter(|w| !rejected.contains(w.message.as_str()))
+        .map(|w| prefixed(who, std::iter::once(w), ""))
         .collect();
     if !findings.violations.is_empty() {
-        let violations = findings.violations.iter().map(String::as_str);
-        let mut response = reject(prefixed(&who, violations, ". "));
+        let violations = findings.violations.iter().filter(shown);
+        let mut response = reject(prefixed(who, violations, ". "));
         response.warnings = (!warnings.is_empty()).then_some(warnings);
         return response;
     }
     let mut warnings = warnings;
-    let mutated = findings.mutated.and_then(|edits| {
+    let mutated = findings.mutated.as_ref().and_then(|edits| {
         let text = object
             .text
             .or_else(|| object_between(payload, request.object_bounds))
@@ -382,16 +437,17 @@ fn response_for(
     response
 }
 
-/// `who: part1<separator>part2...`, built in one allocation (the same text
-/// as `format!("{who}: {}", parts.join(separator))`).
+/// `who: message1 [rule1]<separator>message2 [rule2]...`, built in one
+/// allocation: every finding's text ends with the ID of the rule (the
+/// settings key) that governs it.
 fn prefixed<'a>(
     who: &str,
-    parts: impl Iterator<Item = &'a str> + Clone,
+    parts: impl Iterator<Item = &'a findings::Finding> + Clone,
     separator: &str,
 ) -> String {
     let len = parts
         .clone()
-        .map(|p| p.len() + separator.len())
+        .map(|p| p.message.len() + p.rule.len() + 3 + separator.len())
         .sum::<usize>();
     let mut text = String::with_capacity(who.len() + 2 + len);
     text.push_str(who);
@@ -400,7 +456,12 @@ fn prefixed<'a>(
         if i > 0 {
             text.push_str(separator);
         }
-        text.push_str(part);
+        text.push_str(&part.message);
+        if !part.rule.is_empty() {
+            text.push_str(" [");
+            text.push_str(part.rule);
+            text.push(']');
+        }
     }
     text
 }
@@ -410,15 +471,15 @@ fn prefixed<'a>(
 /// into a `Value` only to serialize it again would cost a parse. [`respond`]
 /// writes it.
 #[derive(Debug)]
-struct Answer {
-    accepted: bool,
-    message: Option<String>,
-    code: Option<u16>,
+pub struct Answer {
+    pub accepted: bool,
+    pub message: Option<String>,
+    pub code: Option<u16>,
     /// JSON text, valid by construction: each edit replaces one JSON value
     /// of the request's text by a JSON string.
-    mutated_object: Option<String>,
-    audit_annotations: Option<BTreeMap<String, String>>,
-    warnings: Option<Vec<String>>,
+    pub mutated_object: Option<String>,
+    pub audit_annotations: Option<BTreeMap<String, String>>,
+    pub warnings: Option<Vec<String>>,
 }
 
 fn accept(warnings: Vec<String>) -> Answer {

@@ -196,11 +196,12 @@ impl Settings {
         Ok(settings.unwrap_or_default())
     }
 
-    /// Whether any rule that reads the cluster is on.
+    /// Whether any rule that reads the cluster is on (for some kind).
     pub fn reads_cluster(&self) -> bool {
-        self.service_selector_change != Mode::Off
-            || self.controller_overlap != Mode::Off
-            || self.pod_label_change != WarnMode::Off
+        crate::rules::RULES.iter().any(|rule| {
+            !rule.cluster_reads.is_empty()
+                && rule.kinds.iter().any(|kind| (rule.enabled)(self, *kind))
+        })
     }
 
     pub fn checks_spec_fields_of(&self, kind: AppsKind) -> bool {

@@ -34,7 +34,7 @@ fn outcome_of(response: &[u8]) -> Outcome {
 
 /// The host calls answered at the policy's boundary, by the same grant
 /// check and session replay the wasm host uses.
-struct Native(xtask::host::KubernetesHost);
+struct Native(selector_guard_host::host::KubernetesHost);
 
 impl selector_guard::cluster::Host for Native {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {

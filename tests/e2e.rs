@@ -14,15 +14,15 @@
 
 mod common;
 
+use selector_guard_host::host::{
+    AdmissionResponse, Answers, FakeCluster, Grants, KubernetesHost, Policy, Replay,
+    admission_request,
+};
+use selector_guard_host::metadata::Metadata;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
-use xtask::host::{
-    AdmissionResponse, Answers, FakeCluster, Grants, KubernetesHost, Policy, Replay,
-    admission_request,
-};
-use xtask::metadata::Metadata;
 
 /// The annotated module: its metadata carries the context-aware grants,
 /// which a row with a session gets, as under `kwctl run --allow-context-aware`.

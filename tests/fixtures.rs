@@ -1,5 +1,6 @@
-//! The request fixtures: committed ones are fresh, and `scaffold` reads
-//! every manifest exactly as kubectl does.
+//! `scaffold` reads every fixture manifest exactly as kubectl does. (That
+//! the committed requests and sessions are fresh is checked with `cargo
+//! xtask fixtures`' own code, in `xtask/tests/fixtures.rs`.)
 
 #![allow(
     clippy::unwrap_used,
@@ -8,43 +9,13 @@
     clippy::indexing_slicing
 )] // test code may panic
 
+use selector_guard_host::manifests::read_manifests;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use xtask::cmd::{fixtures, scaffold};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[test]
-fn committed_request_fixtures_are_fresh() {
-    let problems = fixtures::check(&root()).unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(
-        problems.is_empty(),
-        "test_data/requests is out of date with test_data/manifests (run `make fixtures`):\n{}",
-        problems.join("\n")
-    );
-}
-
-/// Each session recorded from `test_data/sessions/NAME.cluster.yaml` is what
-/// the current `policy.wasm` asks of that cluster (`make fixtures` records
-/// them again). A policy whose queries changed fails here, and in the
-/// replay of every row that uses the session.
-#[test]
-fn committed_session_fixtures_are_fresh() {
-    let policy = root().join("policy.wasm");
-    assert!(
-        policy.exists(),
-        "{} is missing: run `make policy.wasm` (or `make test`) first",
-        policy.display()
-    );
-    let problems = fixtures::check_sessions(&root(), &policy).unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(
-        problems.is_empty(),
-        "test_data/sessions is out of date with test_data/sessions/*.cluster.yaml (run `make fixtures`):\n{}",
-        problems.join("\n")
-    );
 }
 
 fn manifests() -> Vec<PathBuf> {
@@ -140,7 +111,7 @@ fn scaffold_reads_every_manifest_as_kubectl_does() {
             .unwrap_or(&path)
             .display()
             .to_string();
-        let ours = match scaffold::read_manifests(&path) {
+        let ours = match read_manifests(&path) {
             Ok(ours) => ours,
             Err(e) => {
                 failures.push(format!("- {name}: scaffold refuses it: {e:#}"));
@@ -209,7 +180,7 @@ spec:
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("corners.yaml");
     std::fs::write(&path, manifest).expect("write");
-    let ours = scaffold::read_manifests(&path).unwrap_or_else(|e| panic!("{e:#}"));
+    let ours = read_manifests(&path).unwrap_or_else(|e| panic!("{e:#}"));
     let theirs = kubectl_objects(&path, &ours).unwrap_or_else(|e| panic!("kubectl: {e}"));
     assert_eq!(
         Value::Array(ours),

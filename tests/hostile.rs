@@ -526,13 +526,16 @@ fn annotation(last_applied: &LastApplied, object: &Value) -> Option<Value> {
 /// answers them without a grant (every Kubernetes call refused), so that
 /// the two answers compare byte for byte.
 fn native_validate(payload: &[u8]) -> wapc_guest::CallResult {
-    struct NoGrant(xtask::host::KubernetesHost);
+    struct NoGrant(selector_guard_host::host::KubernetesHost);
     impl selector_guard::cluster::Host for NoGrant {
         fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
             self.0.answer(operation, payload)
         }
     }
-    selector_guard::validate_with(payload, &NoGrant(xtask::host::KubernetesHost::default()))
+    selector_guard::validate_with(
+        payload,
+        &NoGrant(selector_guard_host::host::KubernetesHost::default()),
+    )
 }
 
 // ---------------------------------------------------------------------------

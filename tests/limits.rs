@@ -264,7 +264,7 @@ fn nesting_a_million_deep_natively() {
     assert_eq!(answer["accepted"], false);
     assert_eq!(
         message(&answer),
-        "Service (unnamed): spec.selector must be a map of label keys to string values, not a list"
+        "Service (unnamed): spec.selector must be a map of label keys to string values, not a list [serviceSelectorValues]"
     );
     let daemonset = payload("DaemonSet", "apps");
     let answer = guarded("a million levels (DaemonSet)", move || {

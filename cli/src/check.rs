@@ -2,28 +2,33 @@
 //! findings at the place in the YAML they are about.
 //!
 //! - Every Kubernetes object becomes the CREATE AdmissionRequest
-//!   `scaffold` builds, and runs through the policy (see [`crate::inputs`]
-//!   for what counts as an object).
-//! - A rejection's message is one error at the object's start; each
-//!   operation of the would-be patch is one error at the value it changes
-//!   (what kubectl would send is what the API server would refuse); each
-//!   warning is a warning at the object's start.
+//!   `scaffold` builds, and runs through the policy linked into this
+//!   binary (see [`crate::inputs`] for what counts as an object).
+//! - Each finding is reported once, at its own field (a field at its key,
+//!   a map value at the value), with the ID of the rule that made it. A
+//!   value that `serviceSelectorValues` or `labelMapValues` would make a
+//!   string is an error at the value: kubectl would send what the policy
+//!   rewrites.
+//! - With `--policy FILE.wasm` (the `wasm` feature) a module runs instead,
+//!   and its findings are read from its answer's text, at the object's
+//!   start, each with the rule its trailing `[ruleId]` names.
 //! - Findings print in input order; a closing summary goes to stderr.
 //! - Exit 0: no error; 1: an error; 2: unusable input (unreadable file,
 //!   not YAML, a policy or settings that do not load, a trapping policy),
 //!   one line each on stderr. 2 wins over 1.
 
 use anyhow::Result;
+use selector_guard::findings::{Action, Finding as PolicyFinding, Shown, segments};
+use selector_guard::rules::RULES;
 use selector_guard_host::config::load_settings;
-use selector_guard_host::host::{Policy, ValidationResponse};
-use selector_guard_host::yaml11::{Node, Style};
+use selector_guard_host::host::{ValidationResponse, admission_request};
+use selector_guard_host::manifests::{self, Operation as AdmissionOperation};
+use selector_guard_host::yaml11::{Node, Position, Style};
 use serde_json::Value;
 use std::path::PathBuf;
 
-use crate::evaluate::{check_settings, create_request, evaluate_all};
 use crate::findings::{Finding, Format, Severity};
 use crate::inputs::{self, Object, Source};
-use crate::policy;
 
 /// Flags shared by `check` and `fix`.
 #[derive(clap::Args, Debug, Clone)]
@@ -34,7 +39,9 @@ pub struct Args {
     /// Policy settings, as a JSON object.
     #[arg(long, value_name = "JSON")]
     pub settings_json: Option<String>,
-    /// The policy module (default: ./policy.wasm, else the repository's).
+    /// Run this policy module instead of the policy built into this binary
+    /// (a released version, pulled with `kwctl pull`). Needs the `wasm`
+    /// feature: `cargo install --locked --path cli --features wasm`.
     #[arg(long, value_name = "POLICY.wasm")]
     pub policy: Option<PathBuf>,
     /// How findings are printed.
@@ -55,32 +62,169 @@ pub mod exit {
     pub const UNUSABLE: i32 = 2;
 }
 
+/// What judges the objects: the policy linked into this binary, or a module.
+pub enum Engine {
+    /// The policy's own code, called natively.
+    Native,
+    /// A policy module in the waPC host.
+    #[cfg(feature = "wasm")]
+    Wasm(Box<selector_guard_host::host::Policy>),
+}
+
 /// The policy, loaded, with validated settings.
 pub struct Loaded {
-    /// The compiled module.
-    pub policy: Policy,
+    /// What judges the objects.
+    pub engine: Engine,
     /// The settings map sent with every request.
     pub settings: Value,
+}
+
+/// The policy's answer for one object, and its findings as data when the
+/// policy ran natively.
+#[derive(Debug)]
+pub struct Judged {
+    /// The answer, as a waPC host reads it.
+    pub answer: ValidationResponse,
+    /// Every finding, with its rule and paths; `None` from a module.
+    pub findings: Option<Vec<PolicyFinding>>,
+}
+
+/// Host calls are refused: `check` has no cluster to read.
+struct NoCluster;
+
+impl selector_guard::cluster::Host for NoCluster {
+    fn call(&self, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
+        Err(format!(
+            "kubernetes/{operation}: selector-guard check reads no cluster"
+        ))
+    }
+}
+
+impl Loaded {
+    /// `settings` checked by the policy's `validate_settings`, as kwctl does.
+    pub fn check_settings(&self, settings: &Value) -> Result<()> {
+        let verdict = match &self.engine {
+            Engine::Native => {
+                let bytes = serde_json::to_vec(settings)?;
+                let answer = selector_guard::validate_settings(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                serde_json::from_slice::<selector_guard_host::host::SettingsValidation>(&answer)?
+            }
+            #[cfg(feature = "wasm")]
+            Engine::Wasm(policy) => policy.validate_settings(settings)?,
+        };
+        if verdict.valid {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "Provided settings are not valid: {:?}",
+                verdict.message.unwrap_or_default()
+            ))
+        }
+    }
+
+    /// The policy's answer for each request, in order, under `settings`
+    /// (which must have been validated).
+    pub fn evaluate_all(&self, requests: &[Value], settings: &Value) -> Vec<Result<Judged>> {
+        match &self.engine {
+            Engine::Native => requests
+                .iter()
+                .map(|request| judge_natively(request, settings))
+                .collect(),
+            #[cfg(feature = "wasm")]
+            Engine::Wasm(policy) => crate::evaluate::evaluate_all(policy, requests, settings)
+                .into_iter()
+                .map(|answer| {
+                    answer.map(|answer| Judged {
+                        answer,
+                        findings: None,
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One request through the policy's code, as `validate` answers it, with
+/// the findings behind the answer.
+fn judge_natively(request: &Value, settings: &Value) -> Result<Judged> {
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "request": request,
+        "settings": settings,
+    }))?;
+    let assessed = selector_guard::assess(&payload, &NoCluster, true);
+    let findings = match &assessed {
+        selector_guard::Assessed::Judged { findings, .. } => Some(
+            findings
+                .violations
+                .iter()
+                .chain(&findings.warnings)
+                .cloned()
+                .collect(),
+        ),
+        selector_guard::Assessed::Answered(_) => None,
+    };
+    let bytes = assessed.respond().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Judged {
+        answer: serde_json::from_slice(&bytes)?,
+        findings,
+    })
+}
+
+/// The AdmissionRequest kwctl would send for a CREATE of `object`.
+pub fn create_request(object: &Value) -> Result<Value> {
+    admission_request(&manifests::admission_request(
+        AdmissionOperation::Create,
+        Some(object),
+        None,
+    )?)
 }
 
 /// Loads the policy and the settings, with `adjust` applied to the
 /// settings before the policy validates them. `Err` is one line for stderr.
 pub fn load(args: &Args, adjust: impl FnOnce(&mut Value)) -> Result<Loaded, String> {
-    let path = policy::locate(args.policy.as_deref()).ok_or(policy::HOW_TO_GET_ONE)?;
-    let (_, policy) = policy::load(&path).map_err(|e| format!("{e:#}"))?;
+    let engine = engine(args)?;
     let mut settings = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
         .map_err(|e| format!("{e:#}"))?;
     adjust(&mut settings);
-    check_settings(&policy, &settings).map_err(|e| format!("{e:#}"))?;
-    Ok(Loaded { policy, settings })
+    let loaded = Loaded { engine, settings };
+    loaded
+        .check_settings(&loaded.settings)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(loaded)
 }
+
+#[cfg(feature = "wasm")]
+fn engine(args: &Args) -> Result<Engine, String> {
+    match &args.policy {
+        None => Ok(Engine::Native),
+        Some(path) => {
+            let (_, policy) = crate::policy::load(path).map_err(|e| format!("{e:#}"))?;
+            Ok(Engine::Wasm(Box::new(policy)))
+        }
+    }
+}
+
+#[cfg(not(feature = "wasm"))]
+fn engine(args: &Args) -> Result<Engine, String> {
+    match &args.policy {
+        None => Ok(Engine::Native),
+        Some(_) => Err(WITHOUT_WASM.to_string()),
+    }
+}
+
+/// Why `--policy` is refused by a build without the `wasm` feature.
+#[cfg(not(feature = "wasm"))]
+pub const WITHOUT_WASM: &str = "--policy needs a selector-guard built with the `wasm` feature \
+     (cargo install --locked --path cli --features wasm); without it, the policy built into \
+     this binary runs";
 
 /// One object and the policy's answer for it.
 pub struct Evaluated {
     /// The object and where it is written.
     pub object: Object,
     /// The policy's answer, or why there is none.
-    pub answer: Result<ValidationResponse, String>,
+    pub answer: Result<Judged, String>,
 }
 
 /// One file, read and evaluated.
@@ -119,7 +263,7 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
         .map(|o| create_request(&o.value).map_err(|e| format!("{e:#}")))
         .collect();
     let valid: Vec<Value> = requests.iter().filter_map(|r| r.clone().ok()).collect();
-    let mut answers = evaluate_all(&loaded.policy, &valid, &loaded.settings).into_iter();
+    let mut answers = loaded.evaluate_all(&valid, &loaded.settings).into_iter();
     let mut per_object = requests.into_iter().map(|request| match request {
         Ok(_) => answers
             .next()
@@ -148,16 +292,204 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
         .collect()
 }
 
-/// The findings for one answered object.
-pub fn findings(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
-    let at_start = |severity, message: String| {
+/// The findings for one answered object, in the order of their places.
+pub fn findings(object: &Object, judged: &Judged) -> Vec<Finding> {
+    let mut out = match &judged.findings {
+        Some(found) => from_findings(object, found, &judged.answer),
+        None => from_answer(object, &judged.answer),
+    };
+    // Input order: by place, then as the policy reported them.
+    out.sort_by_key(|f| (f.line, f.column));
+    out
+}
+
+/// The findings the policy returned as data, each at its field.
+fn from_findings(
+    object: &Object,
+    found: &[PolicyFinding],
+    answer: &ValidationResponse,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for finding in found {
+        if finding.shown == Shown::Summary {
+            continue;
+        }
+        let path = finding.path();
+        let (line, column) = object.place(position(object, path));
+        let (severity, message) = match finding.action {
+            Action::Reject => (
+                Severity::Error,
+                format!("{}: {} [{}]", object.name, finding.message, finding.rule),
+            ),
+            Action::Warn => (
+                Severity::Warning,
+                format!("{}: {} [{}]", object.name, finding.message, finding.rule),
+            ),
+            // kubectl would send what the policy rewrites: an error at the
+            // value, in the manifest's own spelling.
+            Action::Mutate => (
+                Severity::Error,
+                format!(
+                    "{} [{}]",
+                    conversion_message(object, path, finding.fix.as_deref()),
+                    finding.rule
+                ),
+            ),
+        };
+        out.push(Finding {
+            file: object.file.clone(),
+            line,
+            column,
+            severity,
+            rule: finding.rule.to_string(),
+            object: object.name.clone(),
+            path: path.to_string(),
+            message,
+        });
+    }
+    // An answer no finding explains (a request that could not be decoded).
+    if out.is_empty() && !answer.accepted {
+        out.extend(from_answer(object, answer));
+    }
+    out
+}
+
+/// Where the field at `path` (the API server's notation) is written: a
+/// field at its key, a map entry at its value, a missing field at the
+/// nearest field written; the object's start for the object.
+fn position(object: &Object, path: &str) -> Position {
+    let Some(node) = &object.node else {
+        return object.start;
+    };
+    let keys = segments(path);
+    let at_value = path.ends_with(']');
+    let mut current = node;
+    let mut place = object.start;
+    for (i, key) in keys.iter().enumerate() {
+        let last = i + 1 == keys.len();
+        match current {
+            Node::Mapping { .. } => match current.entry(key) {
+                Some(entry) => {
+                    place = if last && at_value {
+                        entry.value.start()
+                    } else {
+                        entry.key_node.start()
+                    };
+                    current = &entry.value;
+                }
+                None => return place,
+            },
+            Node::Sequence { items, .. } => {
+                match key.parse::<usize>().ok().and_then(|i| items.get(i)) {
+                    Some(item) => {
+                        place = item.start();
+                        current = item;
+                    }
+                    None => return place,
+                }
+            }
+            _ => return place,
+        }
+    }
+    place
+}
+
+/// `Kind ns/name: spec.selector[active]: kubectl reads `yes` as true, not
+/// as a string; the policy would make it "true": quote it, "yes"`.
+fn conversion_message(object: &Object, path: &str, fix: Option<&str>) -> String {
+    let keys = segments(path);
+    let pointer: String = keys
+        .iter()
+        .map(|k| format!("/{}", k.replace('~', "~0").replace('/', "~1")))
+        .collect();
+    let target = object.node.as_ref().and_then(|n| n.pointer(&pointer).ok());
+    let old = object.value.pointer(&pointer);
+    let new = fix.unwrap_or("a string");
+    match (target, old) {
+        (
+            Some(Node::Scalar {
+                text,
+                style: Style::Plain,
+                ..
+            }),
+            Some(old),
+        ) => format!(
+            "{}: {path}: kubectl reads `{text}` as {old}, not as a string; the policy would make it {new}: quote it, \"{}\" (`selector-guard fix` does)",
+            object.name,
+            text.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+        (_, Some(old)) => format!(
+            "{}: {path}: the policy would change {old} to {new}",
+            object.name
+        ),
+        (_, None) => format!("{}: {path}: the policy would make it {new}", object.name),
+    }
+}
+
+/// The rule IDs, for reading a module's answer.
+fn rule_ids() -> impl Iterator<Item = &'static str> {
+    RULES.iter().map(|rule| rule.id)
+}
+
+/// The rule a text of a module's answer ends with (`... [specFields]`).
+fn trailing_rule(text: &str) -> &'static str {
+    rule_ids()
+        .find(|id| {
+            text.strip_suffix(']')
+                .is_some_and(|t| t.ends_with(&format!(" [{id}")))
+        })
+        .unwrap_or("")
+}
+
+/// A rejection message split into its findings: each ends with ` [ruleId]`
+/// and the next begins after `. `. The object's name starts each part.
+fn split_message(message: &str) -> Vec<String> {
+    let (prefix, rest) = match message.split_once(": ") {
+        Some((who, rest)) => (format!("{who}: "), rest),
+        None => (String::new(), message),
+    };
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut remaining = rest;
+    while !remaining.is_empty() {
+        let cut = rule_ids()
+            .filter_map(|id| {
+                let marker = format!(" [{id}]. ");
+                remaining.find(&marker).map(|at| at + marker.len() - 2)
+            })
+            .min();
+        match cut {
+            Some(at) => {
+                current.push_str(remaining.get(..at).unwrap_or(remaining));
+                parts.push(format!("{prefix}{}", std::mem::take(&mut current)));
+                remaining = remaining.get(at + 2..).unwrap_or("");
+            }
+            None => {
+                current.push_str(remaining);
+                remaining = "";
+            }
+        }
+    }
+    if !current.is_empty() || parts.is_empty() {
+        parts.push(format!("{prefix}{current}"));
+    }
+    parts
+}
+
+/// The findings of a module's answer: its rejection, one error per rule,
+/// and its warnings at the object's start; each value the patch changes,
+/// an error at the value.
+fn from_answer(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
+    let at_start = |severity, message: String, path: String| {
         let (line, column) = object.place(object.start);
         Finding {
             file: object.file.clone(),
             line,
             column,
             severity,
+            rule: trailing_rule(&message).to_string(),
             object: object.name.clone(),
+            path,
             message,
         }
     };
@@ -167,7 +499,9 @@ pub fn findings(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
             .message
             .clone()
             .unwrap_or_else(|| format!("{}: rejected by the policy", object.name));
-        out.push(at_start(Severity::Error, message));
+        for part in split_message(&message) {
+            out.push(at_start(Severity::Error, part, String::new()));
+        }
     }
     if let Some(mutated) = &answer.mutated_object {
         for operation in patch(&object.value, mutated) {
@@ -176,18 +510,30 @@ pub fn findings(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
                 .as_ref()
                 .map(|n| n.pointer(&operation.path).unwrap_or_else(|near| near));
             let (line, column) = object.place(target.map_or(object.start, Node::start));
+            let field = dotted(&operation.path);
+            let rule = if field.starts_with("spec.selector")
+                && matches!(
+                    object.value.get("kind").and_then(Value::as_str),
+                    Some("Service" | "ReplicationController")
+                ) {
+                "serviceSelectorValues"
+            } else {
+                "labelMapValues"
+            };
             out.push(Finding {
                 file: object.file.clone(),
                 line,
                 column,
                 severity: Severity::Error,
+                rule: rule.to_string(),
                 object: object.name.clone(),
-                message: operation.message(object, target),
+                path: field,
+                message: format!("{} [{rule}]", operation.message(object, target)),
             });
         }
     }
     for warning in answer.warnings.iter().flatten() {
-        out.push(at_start(Severity::Warning, warning.clone()));
+        out.push(at_start(Severity::Warning, warning.clone(), String::new()));
     }
     out
 }
@@ -312,8 +658,8 @@ pub fn print(reports: &[Report], format: Format) -> Summary {
         for Evaluated { object, answer } in evaluated {
             summary.objects += 1;
             match answer {
-                Ok(answer) => {
-                    for finding in findings(object, answer) {
+                Ok(judged) => {
+                    for finding in findings(object, judged) {
                         match finding.severity {
                             Severity::Error => summary.errors += 1,
                             Severity::Warning => summary.warnings += 1,

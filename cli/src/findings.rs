@@ -36,9 +36,14 @@ pub struct Finding {
     pub column: usize,
     /// Error or warning.
     pub severity: Severity,
+    /// The ID of the rule that made it (its settings key).
+    pub rule: String,
     /// `Kind namespace/name`.
     pub object: String,
-    /// What is wrong, and the fix.
+    /// The field it is about (`spec.replicas`, `spec.selector[active]`);
+    /// empty for the object as a whole.
+    pub path: String,
+    /// What is wrong, and the fix, ending with `[rule]`.
     pub message: String,
 }
 
@@ -47,7 +52,7 @@ pub struct Finding {
 pub enum Format {
     /// `FILE:LINE:COL: error: MESSAGE`.
     Text,
-    /// One JSON object per line: file, line, column, severity, object, message.
+    /// One JSON object per line: file, line, column, severity, rule, object, path, message.
     Json,
     /// GitHub Actions annotations (`::error file=F,line=L,col=C::MESSAGE`).
     Github,
@@ -75,7 +80,7 @@ impl Finding {
                     github_property(&self.file),
                     self.line,
                     self.column,
-                    github_property(&format!("selector-guard: {}", self.object)),
+                    github_property(&format!("selector-guard {}: {}", self.rule, self.object)),
                     github_data(&self.message)
                 );
                 out
@@ -106,7 +111,9 @@ mod tests {
             line: 3,
             column: 5,
             severity: Severity::Error,
+            rule: "serviceSelectorValues".into(),
             object: "Service default/rng".into(),
+            path: "spec.selector[active]".into(),
             message: message.into(),
         }
     }
@@ -120,11 +127,11 @@ mod tests {
         );
         assert_eq!(
             f.render(Format::Github),
-            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,title=selector-guard%3A Service default/rng::50%25 off%0Anow: yes, really"
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=5,title=selector-guard serviceSelectorValues%3A Service default/rng::50%25 off%0Anow: yes, really"
         );
         assert_eq!(
             f.render(Format::Json),
-            r#"{"file":"a,b:c.yaml","line":3,"column":5,"severity":"error","object":"Service default/rng","message":"50% off\nnow: yes, really"}"#
+            r#"{"file":"a,b:c.yaml","line":3,"column":5,"severity":"error","rule":"serviceSelectorValues","object":"Service default/rng","path":"spec.selector[active]","message":"50% off\nnow: yes, really"}"#
         );
     }
 }

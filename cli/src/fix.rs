@@ -283,24 +283,25 @@ fn fixed_texts(
 ) -> Vec<Option<(String, Vec<Edit>)>> {
     // Objects the policy rejected: asked again with rejecting rules warning.
     let relaxed = warn_settings(&loaded.settings);
-    let relaxed_ok = crate::evaluate::check_settings(&loaded.policy, &relaxed).is_ok();
+    let relaxed_ok = loaded.check_settings(&relaxed).is_ok();
     let rejected: Vec<&Object> = reports
         .iter()
         .filter_map(|r| r.evaluated.as_ref().ok())
         .flatten()
-        .filter(|e| e.answer.as_ref().is_ok_and(|a| !a.accepted))
+        .filter(|e| e.answer.as_ref().is_ok_and(|a| !a.answer.accepted))
         .map(|e| &e.object)
         .collect();
     let mut second: Vec<Option<Value>> = Vec::new();
     if relaxed_ok && !rejected.is_empty() {
         let requests: Vec<Value> = rejected
             .iter()
-            .filter_map(|o| crate::evaluate::create_request(&o.value).ok())
+            .filter_map(|o| check::create_request(&o.value).ok())
             .collect();
         if requests.len() == rejected.len() {
-            second = crate::evaluate::evaluate_all(&loaded.policy, &requests, &relaxed)
+            second = loaded
+                .evaluate_all(&requests, &relaxed)
                 .into_iter()
-                .map(|a| a.ok().and_then(|a| a.mutated_object))
+                .map(|a| a.ok().and_then(|a| a.answer.mutated_object))
                 .collect();
         }
     }
@@ -314,7 +315,7 @@ fn fixed_texts(
             let mut all = Vec::new();
             for Evaluated { object, answer } in evaluated {
                 let mutated = match answer {
-                    Ok(a) if a.accepted => a.mutated_object.clone(),
+                    Ok(a) if a.answer.accepted => a.answer.mutated_object.clone(),
                     Ok(_) => second.next().flatten(),
                     Err(_) => None,
                 };

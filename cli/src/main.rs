@@ -2,7 +2,7 @@
 //! selector-guard policy, reading YAML exactly as kubectl does.
 
 use clap::{Parser, Subcommand};
-use selector_guard_cli::{check, fix, run, scaffold};
+use selector_guard_cli::{annotate, check, fix, run, scaffold};
 
 #[derive(Parser)]
 #[command(
@@ -21,10 +21,12 @@ enum Command {
     Check(check::Args),
     /// Write the policy's fixes into the YAML, keeping the spelling meant.
     Fix(fix::Args),
-    /// Evaluate one request against a policy, like `kwctl run`.
+    /// Evaluate one request against the built-in policy or a POLICY.wasm, like `kwctl run`.
     Run(run::Args),
     /// Turn manifests into AdmissionRequests, parsing YAML as kubectl does.
     Scaffold(scaffold::Args),
+    /// Embed metadata into a module, like `kwctl annotate`.
+    Annotate(annotate::Args),
 }
 
 fn main() {
@@ -34,11 +36,12 @@ fn main() {
         Command::Fix(args) => fix::main(&args),
         Command::Run(args) => report(run::main(args)),
         Command::Scaffold(args) => report(scaffold::main(args)),
+        Command::Annotate(args) => report(annotate::main(args)),
     };
     std::process::exit(status);
 }
 
-/// `run` and `scaffold`: an error is one line on stderr and exit 1, as
+/// `run`, `scaffold` and `annotate`: an error is one line on stderr and exit 1, as
 /// under `cargo xtask`.
 fn report(result: anyhow::Result<()>) -> i32 {
     match result {

@@ -7,11 +7,17 @@
 //! a bare AdmissionRequest or an AdmissionReview. `--human` prints the
 //! verdict, message, warnings and decoded patch readably instead.
 //!
+//! The policy is `POLICY.wasm`, run on the waPC host kwctl uses (this needs
+//! the `wasm` feature), or, with no POLICY.wasm, the policy linked into
+//! this binary, run natively with the same inputs and the same output.
+//!
 //! Context-aware calls, as under kwctl: without `--allow-context-aware`
 //! every `kubernetes/*` call is refused (even with a session to replay);
 //! with it, the module's own metadata (its `io.kubewarden.metadata`
 //! section) grants its `contextAwareResources`, and an unannotated module
-//! gets no grant. Answers come from a kwctl session
+//! gets no grant. The built-in policy is granted those of `--metadata-path`
+//! (a `policy-metadata.yml`), by default those of the `policy-metadata.yml`
+//! it was built with. Answers come from a kwctl session
 //! (`--replay-host-capabilities-interactions`) or from manifests
 //! (`--cluster-state`); `--record-host-capabilities-interactions` writes
 //! the calls made and their answers as a kwctl session.
@@ -23,10 +29,22 @@ use std::path::{Path, PathBuf};
 
 pub use selector_guard_host::config::{grants, load_settings};
 use selector_guard_host::host::{
-    AdmissionResponse, Answers, FakeCluster, KubernetesHost, Policy, Replay, admission_request,
+    AdmissionResponse, Answers, FakeCluster, Grants, KubernetesHost, Replay, SettingsValidation,
+    ValidationResponse, admission_request,
 };
+use selector_guard_host::metadata::Metadata;
 
-/// `run`'s flags: kwctl run's, plus `--cluster-state` and `--human`.
+/// The `policy-metadata.yml` the built-in policy was built with: its grants
+/// under `--allow-context-aware` when no `--metadata-path` is given.
+pub const BUILT_IN_METADATA: &str = include_str!("../../policy-metadata.yml");
+
+/// What to say when a module is given to a build without the waPC host.
+pub const WITHOUT_WASM: &str = "this selector-guard was built without the `wasm` feature; \
+     it runs only its built-in policy (leave POLICY.wasm out), or install one with \
+     `cargo install --locked --path cli --features wasm` to run a .wasm module";
+
+/// `run`'s flags: kwctl run's, plus `--cluster-state`, `--metadata-path`
+/// and `--human`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Policy settings, as a JSON object.
@@ -39,9 +57,16 @@ pub struct Args {
     #[arg(long, short = 'r', value_name = "FILE")]
     pub request_path: PathBuf,
     /// Grant the Kubernetes resources listed in the annotated module's
-    /// contextAwareResources (an unannotated module gets no grant).
+    /// contextAwareResources (an unannotated module gets no grant); for
+    /// the built-in policy, those of --metadata-path.
     #[arg(long)]
     pub allow_context_aware: bool,
+    /// The built-in policy's metadata (a policy-metadata.yml), whose
+    /// contextAwareResources --allow-context-aware grants [default: the
+    /// one this binary was built with]. Not with POLICY.wasm, whose own
+    /// metadata is used.
+    #[arg(long, short = 'm', value_name = "FILE", conflicts_with = "policy")]
+    pub metadata_path: Option<PathBuf>,
     /// Answer the policy's Kubernetes host calls from a session recorded by kwctl.
     #[arg(long, value_name = "FILE", conflicts_with = "cluster_state")]
     pub replay_host_capabilities_interactions: Option<PathBuf>,
@@ -55,9 +80,10 @@ pub struct Args {
     /// Print a readable verdict instead of kwctl's AdmissionResponse JSON line.
     #[arg(long)]
     pub human: bool,
-    /// The policy module: a path or a `file://` URI.
+    /// The policy module: a path or a `file://` URI (needs the `wasm`
+    /// feature). Without it, the policy built into this binary runs natively.
     #[arg(value_name = "POLICY.wasm")]
-    pub policy: String,
+    pub policy: Option<String>,
 }
 
 /// Runs the command: prints the AdmissionResponse (or `--human` verdict).
@@ -67,36 +93,12 @@ pub fn main(args: Args) -> Result<()> {
     let request = admission_request(&input)
         .with_context(|| format!("request file {}", args.request_path.display()))?;
 
-    let path = Path::new(args.policy.strip_prefix("file://").unwrap_or(&args.policy));
-    let module =
-        std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?;
-    let grants = grants(&module, path, args.allow_context_aware)?;
-    let answers = if let Some(session) = &args.replay_host_capabilities_interactions {
-        Answers::Replay(Replay::load(session)?)
-    } else if let Some(state) = &args.cluster_state {
-        Answers::Cluster(FakeCluster::load(state)?)
-    } else {
-        Answers::Nothing
+    let (answer, recorded) = match &args.policy {
+        Some(policy) => run_module(policy, &args, &request, &settings)?,
+        None => run_built_in(&args, &request, &settings)?,
     };
-    let mut kubernetes = KubernetesHost::new(grants, answers);
-    if args.record_host_capabilities_interactions.is_some() {
-        kubernetes = kubernetes.recording();
-    }
-    let policy = Policy::from_bytes(&module)
-        .with_context(|| format!("cannot load policy {}", path.display()))?
-        .with_kubernetes(kubernetes);
-    // One instance for both calls, as kwctl does.
-    let instance = policy.instantiate()?;
-    let verdict = instance.validate_settings(&settings)?;
-    if !verdict.valid {
-        bail!(
-            "Provided settings are not valid: {:?}",
-            verdict.message.unwrap_or_default()
-        );
-    }
-    let answer = instance.validate(&request, &settings)?;
     if let Some(out) = &args.record_host_capabilities_interactions {
-        let session = instance.kubernetes().recorded().to_yaml()?;
+        let session = recorded.to_yaml()?;
         std::fs::write(out, session).with_context(|| format!("cannot write {}", out.display()))?;
     }
     let response = AdmissionResponse::from_validation(&request, &answer)?;
@@ -104,6 +106,100 @@ pub fn main(args: Args) -> Result<()> {
         print!("{}", human(&args.request_path, &request, &response)?);
     } else {
         println!("{}", serde_json::to_string(&response)?);
+    }
+    Ok(())
+}
+
+/// The policy built into this binary, natively: `validate_settings`, then
+/// `validate`. Returns the answer and the Kubernetes host calls recorded.
+fn run_built_in(
+    args: &Args,
+    request: &Value,
+    settings: &Value,
+) -> Result<(ValidationResponse, Replay)> {
+    let grants = built_in_grants(args.allow_context_aware, args.metadata_path.as_deref())?;
+    let kubernetes = kubernetes_host(args, grants)?;
+    settings_valid(crate::native::validate_settings(settings)?)?;
+    let answer = crate::native::validate(request, settings, &kubernetes)?;
+    Ok((answer, kubernetes.recorded()))
+}
+
+/// What `--allow-context-aware` grants the built-in policy: nothing
+/// without it; with it, the contextAwareResources of `metadata` (a
+/// `policy-metadata.yml`), or of [`BUILT_IN_METADATA`].
+pub fn built_in_grants(allow_context_aware: bool, metadata: Option<&Path>) -> Result<Grants> {
+    if !allow_context_aware {
+        return Ok(Grants::none());
+    }
+    let metadata = match metadata {
+        Some(path) => Metadata::from_yaml_file(path)?,
+        None => Metadata::from_yaml_str(BUILT_IN_METADATA)
+            .context("invalid metadata built into this binary")?,
+    };
+    Ok(Grants::from_metadata(&metadata))
+}
+
+/// A module on the waPC host: grants from its embedded metadata, one
+/// instance for both calls, as kwctl does. Returns the answer and the
+/// Kubernetes host calls recorded.
+#[cfg(feature = "wasm")]
+fn run_module(
+    policy: &str,
+    args: &Args,
+    request: &Value,
+    settings: &Value,
+) -> Result<(ValidationResponse, Replay)> {
+    use selector_guard_host::host::Policy;
+    let path = Path::new(policy.strip_prefix("file://").unwrap_or(policy));
+    let module =
+        std::fs::read(path).with_context(|| format!("cannot read policy {}", path.display()))?;
+    let grants = grants(&module, path, args.allow_context_aware)?;
+    let kubernetes = kubernetes_host(args, grants)?;
+    let policy = Policy::from_bytes(&module)
+        .with_context(|| format!("cannot load policy {}", path.display()))?
+        .with_kubernetes(kubernetes);
+    let instance = policy.instantiate()?;
+    settings_valid(instance.validate_settings(settings)?)?;
+    let answer = instance.validate(request, settings)?;
+    Ok((answer, instance.kubernetes().recorded()))
+}
+
+#[cfg(not(feature = "wasm"))]
+fn run_module(
+    policy: &str,
+    _args: &Args,
+    _request: &Value,
+    _settings: &Value,
+) -> Result<(ValidationResponse, Replay)> {
+    bail!("cannot run {policy}: {WITHOUT_WASM}")
+}
+
+/// The Kubernetes host of one run: `grants`, the answers of
+/// `--replay-host-capabilities-interactions` or `--cluster-state` (or
+/// none), recording when `--record-host-capabilities-interactions` is given.
+fn kubernetes_host(args: &Args, grants: Grants) -> Result<KubernetesHost> {
+    let answers = if let Some(session) = &args.replay_host_capabilities_interactions {
+        Answers::Replay(Replay::load(session)?)
+    } else if let Some(state) = &args.cluster_state {
+        Answers::Cluster(FakeCluster::load(state)?)
+    } else {
+        Answers::Nothing
+    };
+    let kubernetes = KubernetesHost::new(grants, answers);
+    Ok(if args.record_host_capabilities_interactions.is_some() {
+        kubernetes.recording()
+    } else {
+        kubernetes
+    })
+}
+
+/// kwctl's refusal of invalid settings.
+fn settings_valid(verdict: SettingsValidation) -> Result<()> {
+    if !verdict.valid {
+        bail!(
+            "Provided settings are not valid: {:?}",
+            verdict.message.unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -181,4 +277,61 @@ pub fn human(path: &Path, request: &Value, response: &AdmissionResponse) -> Resu
         writeln!(out, "   patch: none")?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_metadata_grants_only_with_allow_context_aware() {
+        let metadata = Metadata::from_yaml_str(BUILT_IN_METADATA).expect("valid metadata");
+        assert!(
+            !metadata.context_aware_resources.is_empty(),
+            "policy-metadata.yml grants the kinds the context-aware rules read"
+        );
+        assert!(
+            !built_in_grants(false, None)
+                .expect("grants")
+                .is_context_aware()
+        );
+        assert!(
+            built_in_grants(true, None)
+                .expect("grants")
+                .is_context_aware()
+        );
+        let err = built_in_grants(true, Some(Path::new("no-such-metadata.yml")))
+            .expect_err("a missing file is an error");
+        assert!(
+            format!("{err:#}").contains("no-such-metadata.yml"),
+            "{err:#}"
+        );
+    }
+
+    #[cfg(not(feature = "wasm"))]
+    #[test]
+    fn a_module_needs_the_wasm_feature() {
+        let err = run_module("policy.wasm", &args(), &Value::Null, &Value::Null)
+            .expect_err("no waPC host in this build");
+        assert!(
+            format!("{err:#}").contains("built without the `wasm` feature"),
+            "{err:#}"
+        );
+    }
+
+    #[cfg(not(feature = "wasm"))]
+    fn args() -> Args {
+        Args {
+            settings_json: None,
+            settings_path: None,
+            request_path: PathBuf::from("request.json"),
+            allow_context_aware: false,
+            metadata_path: None,
+            replay_host_capabilities_interactions: None,
+            cluster_state: None,
+            record_host_capabilities_interactions: None,
+            human: false,
+            policy: Some("policy.wasm".into()),
+        }
+    }
 }

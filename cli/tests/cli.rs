@@ -25,16 +25,6 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn policy() -> String {
-    let wasm = crate_dir().join("../policy.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: run `make policy.wasm` first",
-        wasm.display()
-    );
-    wasm.to_string_lossy().into_owned()
-}
-
 fn selector_guard(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_selector-guard"));
     command
@@ -129,12 +119,7 @@ fn assert_lines(actual: &str, expected_file: &Path) {
 
 #[test]
 fn check_prints_findings_in_input_order_and_exits_1() {
-    let policy = policy();
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "tests/data/manifests"],
-        None,
-    );
+    let out = selector_guard(&crate_dir(), &["check", "tests/data/manifests"], None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert_lines(
         &text(&out.stdout),
@@ -149,13 +134,8 @@ fn check_prints_findings_in_input_order_and_exits_1() {
 
 #[test]
 fn check_formats_json_and_github() {
-    let policy = policy();
     let file = "tests/data/manifests/service-yaml11.yaml";
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "--format", "json", file],
-        None,
-    );
+    let out = selector_guard(&crate_dir(), &["check", "--format", "json", file], None);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     let first: Value =
@@ -166,6 +146,8 @@ fn check_formats_json_and_github() {
         (Some(12), Some(13))
     );
     assert_eq!(first["severity"], "error");
+    assert_eq!(first["rule"], "serviceSelectorValues");
+    assert_eq!(first["path"], "spec.selector[active]");
     assert_eq!(first["object"], "Service default/rng");
     assert!(
         first["message"]
@@ -173,16 +155,12 @@ fn check_formats_json_and_github() {
             .is_some_and(|m| m.contains("`yes`"))
     );
 
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "--format", "github", file],
-        None,
-    );
+    let out = selector_guard(&crate_dir(), &["check", "--format", "github", file], None);
     let stdout = text(&out.stdout);
     let first = stdout.lines().next().expect("a finding");
     assert!(
         first.starts_with(&format!(
-            "::error file={file},line=12,col=13,title=selector-guard%3A Service default/rng::"
+            "::error file={file},line=12,col=13,title=selector-guard serviceSelectorValues%3A Service default/rng::"
         )),
         "{first}"
     );
@@ -194,15 +172,10 @@ fn check_formats_json_and_github() {
 
 #[test]
 fn check_reads_stdin_and_names_helm_templates() {
-    let policy = policy();
     let stream =
         std::fs::read_to_string(crate_dir().join("tests/data/manifests/chart/rendered.yaml"))
             .expect("read");
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "-"],
-        Some(&stream),
-    );
+    let out = selector_guard(&crate_dir(), &["check", "-"], Some(&stream));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).starts_with("shop/templates/service.yaml:8:14: error: "),
@@ -210,11 +183,7 @@ fn check_reads_stdin_and_names_helm_templates() {
         text(&out.stdout)
     );
     let plain = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {a: yes}\n";
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "-"],
-        Some(plain),
-    );
+    let out = selector_guard(&crate_dir(), &["check", "-"], Some(plain));
     assert!(
         text(&out.stdout).starts_with("-:5:17: error: "),
         "{}",
@@ -224,9 +193,8 @@ fn check_reads_stdin_and_names_helm_templates() {
 
 #[test]
 fn exit_codes() {
-    let policy = policy();
     let clean = "tests/data/manifests/clean.json";
-    let out = selector_guard(&crate_dir(), &["check", "--policy", &policy, clean], None);
+    let out = selector_guard(&crate_dir(), &["check", clean], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // An unreadable file is exit 2 with one line; the others are still checked.
@@ -234,8 +202,6 @@ fn exit_codes() {
         &crate_dir(),
         &[
             "check",
-            "--policy",
-            &policy,
             "tests/data/nope.yaml",
             "tests/data/manifests/service-yaml11.yaml",
         ],
@@ -251,11 +217,7 @@ fn exit_codes() {
     assert!(text(&out.stdout).contains("service-yaml11.yaml:12:13: error"));
 
     // Not YAML, and excessive aliasing: exit 2, naming the file.
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "-"],
-        Some("a: [1\n"),
-    );
+    let out = selector_guard(&crate_dir(), &["check", "-"], Some("a: [1\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("-: invalid YAML"),
@@ -269,11 +231,7 @@ fn exit_codes() {
         let refs = vec![format!("*l{}", level - 1); 10].join(", ");
         laughs.push_str(&format!("    l{level}: &l{level} [{refs}]\n"));
     }
-    let out = selector_guard(
-        &crate_dir(),
-        &["check", "--policy", &policy, "-"],
-        Some(&laughs),
-    );
+    let out = selector_guard(&crate_dir(), &["check", "-"], Some(&laughs));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("-: yaml: document contains excessive aliasing"),
@@ -281,7 +239,8 @@ fn exit_codes() {
         text(&out.stderr)
     );
 
-    // No policy: one line saying how to get one.
+    // A module that cannot be read (or, in a build without the `wasm`
+    // feature, any module): one line.
     let empty =
         std::env::temp_dir().join(format!("selector-guard-no-policy-{}", std::process::id()));
     std::fs::create_dir_all(&empty).expect("mkdir");
@@ -301,14 +260,7 @@ fn exit_codes() {
     // Invalid settings.
     let out = selector_guard(
         &crate_dir(),
-        &[
-            "check",
-            "--policy",
-            &policy,
-            "--settings-json",
-            r#"{"nope": 1}"#,
-            clean,
-        ],
+        &["check", "--settings-json", r#"{"nope": 1}"#, clean],
         None,
     );
     assert_eq!(out.status.code(), Some(2));
@@ -322,9 +274,8 @@ fn exit_codes() {
 /// `fix` on the manifests, compared byte for byte with `tests/data/fixed`.
 #[test]
 fn fix_writes_the_meant_spelling_and_nothing_else() {
-    let policy = policy();
     let dir = copy_of_manifests("fix");
-    let out = selector_guard(&dir, &["fix", "--policy", &policy, "."], None);
+    let out = selector_guard(&dir, &["fix", "."], None);
     // The DaemonSet's replicas needs a human: still an error.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("DaemonSet ops/agent: spec.replicas"));
@@ -356,12 +307,12 @@ fn fix_writes_the_meant_spelling_and_nothing_else() {
     assert!(stderr.contains("`+1` is not a valid label value as written, so the policy's string \"1\" was written instead"), "{stderr}");
 
     // Fixing its own output changes nothing.
-    let again = selector_guard(&dir, &["fix", "--check", "--policy", &policy, "."], None);
+    let again = selector_guard(&dir, &["fix", "--check", "."], None);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
     assert!(text(&again.stdout).is_empty());
 
     // After fix, check reports no string-rule error: what remains needs a human.
-    let check = selector_guard(&dir, &["check", "--policy", &policy, "."], None);
+    let check = selector_guard(&dir, &["check", "."], None);
     let stdout = text(&check.stdout);
     assert!(!stdout.contains("not as a string"), "{stdout}");
     assert!(!stdout.contains("became the string"), "{stdout}");
@@ -374,17 +325,12 @@ fn fix_writes_the_meant_spelling_and_nothing_else() {
 
 #[test]
 fn fix_check_prints_a_diff_and_changes_nothing() {
-    let policy = policy();
     let dir = copy_of_manifests("diff");
     let before: Vec<Vec<u8>> = files_under(&dir)
         .iter()
         .map(|f| std::fs::read(f).expect("read"))
         .collect();
-    let out = selector_guard(
-        &dir,
-        &["fix", "--check", "--policy", &policy, "service-yaml11.yaml"],
-        None,
-    );
+    let out = selector_guard(&dir, &["fix", "--check", "service-yaml11.yaml"], None);
     assert_eq!(out.status.code(), Some(1));
     let diff = text(&out.stdout);
     assert!(
@@ -408,7 +354,7 @@ fn fix_check_prints_a_diff_and_changes_nothing() {
     // stdin: the fixed stream on stdout.
     let out = selector_guard(
         &dir,
-        &["fix", "--policy", &policy, "-"],
+        &["fix", "-"],
         Some("kind: Service\napiVersion: v1\nmetadata: {name: s}\nspec: {selector: {a: yes}}\n"),
     );
     assert_eq!(
@@ -439,9 +385,8 @@ fn read(path: &Path) -> Vec<(Value, Option<Node>)> {
 /// spelling; nothing else differs.
 #[test]
 fn fixed_files_read_back_as_the_original_with_the_spelling_meant() {
-    let policy = policy();
     let dir = copy_of_manifests("reread");
-    selector_guard(&dir, &["fix", "--policy", &policy, "."], None);
+    selector_guard(&dir, &["fix", "."], None);
     let originals = crate_dir().join("tests/data/manifests");
     for file in files_under(&dir) {
         let relative = file.strip_prefix(&dir).expect("inside");
@@ -520,9 +465,8 @@ fn fixed_files_read_back_as_the_original_with_the_spelling_meant() {
     ignore = "needs kubectl on PATH (CI installs it; .ci/run)"
 )]
 fn kubectl_reads_fixed_files_as_the_reader_does() {
-    let policy = policy();
     let dir = copy_of_manifests("kubectl");
-    selector_guard(&dir, &["fix", "--policy", &policy, "."], None);
+    selector_guard(&dir, &["fix", "."], None);
     let mut compared = 0;
     for file in files_under(&dir) {
         if file.ends_with("chart/values.yaml") {
@@ -573,4 +517,76 @@ fn kubectl_reads_fixed_files_as_the_reader_does() {
         compared += 1;
     }
     assert!(compared >= 5, "compared {compared} files");
+}
+
+/// `--policy POLICY.wasm` (the `wasm` feature) runs a module in the waPC
+/// host instead of the policy built in: its findings are read from the
+/// answer's text, each with the rule its trailing `[ruleId]` names, and
+/// every object gets the same errors, rule for rule, as natively (but the
+/// conversions in an object the module rejects, see below). Run in
+/// process: this test is built with the feature, a `selector-guard` binary
+/// of the same build need not be.
+#[cfg(feature = "wasm")]
+#[test]
+fn check_with_a_module_finds_the_same_errors() {
+    use selector_guard_cli::check;
+    let wasm = crate_dir().join("../policy.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run `make policy.wasm` first",
+        wasm.display()
+    );
+    let errors = |policy: Option<PathBuf>| -> Vec<(String, String)> {
+        let args = check::Args {
+            settings_path: None,
+            settings_json: None,
+            policy,
+            format: selector_guard_cli::findings::Format::Json,
+            paths: vec![crate_dir().join("tests/data/manifests")],
+        };
+        let loaded = check::load(&args, |_| {}).expect("loads");
+        let sources = check::read_sources(&selector_guard_cli::inputs::sources(&args.paths));
+        let mut found = Vec::new();
+        for report in check::evaluate(&loaded, &sources) {
+            for evaluated in report.evaluated.expect("readable") {
+                let judged = evaluated.answer.expect("answered");
+                for finding in check::findings(&evaluated.object, &judged) {
+                    assert!(
+                        !finding.rule.is_empty(),
+                        "every finding names its rule: {finding:?}"
+                    );
+                    if finding.severity == selector_guard_cli::findings::Severity::Error {
+                        found.push((finding.object.clone(), finding.rule.clone()));
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
+    };
+    let native = errors(None);
+    assert!(!native.is_empty());
+    let mut from_module = errors(Some(wasm));
+    // A module's rejection carries no patch, so its conversions are only
+    // warnings there; natively each is an error at its value. Every other
+    // error is the same, rule for rule.
+    let mut only_native = Vec::new();
+    for error in native {
+        match from_module.iter().position(|e| *e == error) {
+            Some(at) => {
+                from_module.remove(at);
+            }
+            None => only_native.push(error),
+        }
+    }
+    assert!(
+        from_module.is_empty(),
+        "errors only the module gives: {from_module:?}"
+    );
+    for (object, rule) in &only_native {
+        assert!(
+            rule == "serviceSelectorValues" || rule == "labelMapValues",
+            "{object}: a {rule} error only natively"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! module changes nothing but the section it sets.
 
 use anyhow::{Context, bail};
-use wasmparser::{Encoding, Parser, Payload};
+use wasmparser::{Encoding, ExternalKind, Parser, Payload, TypeRef};
 
 /// The data of the first custom section called `name`, if any. Fails on bytes
 /// that are not a core wasm module.
@@ -21,6 +21,39 @@ pub fn custom_section<'a>(module: &'a [u8], name: &str) -> anyhow::Result<Option
         }
     }
     Ok(None)
+}
+
+/// Whether `module` is a waPC guest: it imports functions from the `wapc`
+/// host module and exports a function `__guest_call`. Fails on bytes that
+/// are not a core wasm module.
+pub fn is_wapc_guest(module: &[u8]) -> anyhow::Result<bool> {
+    let (mut imports_wapc, mut exports_guest_call) = (false, false);
+    for payload in Parser::new(0).parse_all(module) {
+        match payload.context("not a valid wasm module")? {
+            Payload::Version {
+                encoding: Encoding::Component,
+                ..
+            } => bail!("wasm components are not supported, only core modules"),
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.context("not a valid wasm module")?;
+                    if import.module == "wapc" && matches!(import.ty, TypeRef::Func(_)) {
+                        imports_wapc = true;
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.context("not a valid wasm module")?;
+                    if export.name == "__guest_call" && export.kind == ExternalKind::Func {
+                        exports_guest_call = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(imports_wapc && exports_guest_call)
 }
 
 /// `module` with every custom section called `name` removed and one new
@@ -104,8 +137,14 @@ mod tests {
     }
 
     #[test]
+    fn a_module_without_the_wapc_imports_is_not_a_wapc_guest() {
+        assert!(!is_wapc_guest(&module()).expect("parses"));
+    }
+
+    #[test]
     fn non_wasm_bytes_are_refused() {
         assert!(custom_section(b"not wasm", "meta").is_err());
+        assert!(is_wapc_guest(b"not wasm").is_err());
         assert!(replace_custom_section(b"\0asm\x01\0\0\0garbage", "meta", b"x").is_err());
     }
 }

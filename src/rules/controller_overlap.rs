@@ -4,7 +4,7 @@
 //! whose selector matches this one's pods.
 //!
 //! That is the Deployment controller's historic `overlapsWith` test
-//! (REFERENCE §10). Kubernetes' docs say controllers must not overlap and
+//! (pkg/controller/controller_ref_manager.go). Kubernetes' docs say controllers must not overlap and
 //! nothing stops it: orphans are adopted by whichever controller syncs
 //! first, and Services, PodDisruptionBudgets and `kubectl get -l` span both
 //! sets of pods. Not reported:
@@ -21,10 +21,16 @@
 //! overlap: `track: stable` and `track: canary` in both selectors and
 //! templates keep the two sets apart.
 
+use super::{
+    CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode, WITH_A_CLUSTER, controller_resource,
+    not_checked, workload,
+};
+use crate::cluster::{self as cluster_reads, Host};
 use crate::cluster::{Controller, Resource};
 use crate::findings::Findings;
 use crate::selector::{self, Labels, Selector};
 use crate::settings::Mode;
+use crate::settings::WorkloadKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -126,6 +132,7 @@ pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mo
             }
             findings.report(
                 mode,
+                "spec.selector",
                 message(subject, &name, &overlap, &selector, &template_labels),
             );
         }
@@ -212,6 +219,85 @@ fn message(
     )
 }
 
+/// `controllerOverlap`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "controllerOverlap",
+    summary: "a controller whose selector matches another controller's pods, or whose pods another controller's selector matches",
+    kinds: &[
+        workload(WorkloadKind::DaemonSet),
+        workload(WorkloadKind::Deployment),
+        workload(WorkloadKind::ReplicaSet),
+        workload(WorkloadKind::StatefulSet),
+        workload(WorkloadKind::ReplicationController),
+    ],
+    operations: &CREATE_AND_UPDATE,
+    unregistered: &[],
+    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Off,
+        ci: RuleMode::Off,
+    },
+    options: &[],
+    reads: &[
+        "metadata.uid",
+        "metadata.ownerReferences",
+        "spec.selector",
+        "spec.template.metadata.labels",
+        "oldObject (on UPDATE, to report only new overlaps)",
+    ],
+    cluster_reads: &Resource::CONTROLLERS,
+    reads_old_object: true,
+    fires: &WITH_A_CLUSTER,
+    enabled: |settings, _| settings.controller_overlap != Mode::Off,
+    check: |cx| {
+        let Kind::Workload(kind) = cx.kind else {
+            return Findings::default();
+        };
+        let Some(resource) = controller_resource(kind) else {
+            return Findings::default();
+        };
+        let old = cx.request.old.and_then(|old| subject(resource, &old.value));
+        match subject(resource, &cx.object.value) {
+            Some(subject) => run(
+                &subject,
+                old.as_ref(),
+                cx.request.namespace,
+                cx.settings.controller_overlap,
+                cx.host,
+            ),
+            None => Findings::default(),
+        }
+    },
+};
+
+/// Lists the namespace's controllers, one list per kind.
+fn run(
+    subject: &Subject,
+    old: Option<&Subject>,
+    namespace: &str,
+    mode: Mode,
+    host: &dyn Host,
+) -> Findings {
+    let mut lists: Vec<(Resource, Vec<Controller>)> =
+        Vec::with_capacity(Resource::CONTROLLERS.len());
+    let mut unread = Vec::new();
+    for resource in Resource::CONTROLLERS {
+        match cluster_reads::list(host, resource, namespace) {
+            Ok(list) => lists.push((resource, list)),
+            Err(err) => unread.push(err),
+        }
+    }
+    let listed: Vec<(Resource, &[Controller])> = lists
+        .iter()
+        .map(|(r, list)| (*r, list.as_slice()))
+        .collect();
+    let mut findings = check(subject, old, &listed, mode);
+    if !unread.is_empty() {
+        findings.warnings.push(not_checked(RULE.id, &unread));
+    }
+    findings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,7 +332,7 @@ mod tests {
         let findings = check(&subject, None, &listed, Mode::Reject);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
         assert_eq!(
-            findings.violations[0],
+            findings.violations[0].message,
             "its selector app=rng matches the pods of Deployment rng (template labels app=rng), \
              and the selector of Deployment rng, app=rng, matches this DaemonSet's pods (template labels app=rng): \
              controllers whose selectors overlap adopt each other's orphaned pods, and a Service or \
@@ -274,9 +360,9 @@ mod tests {
         let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &loose)];
         let findings = check(&subject, None, &listed, Mode::Warn);
         assert_eq!(findings.warnings.len(), 1);
-        assert!(findings.warnings[0].starts_with(
+        assert!(findings.warnings[0].message.starts_with(
             "the selector of Deployment web, app=web, matches this Deployment's pods (template labels app=web): "
-        ), "{}", findings.warnings[0]);
+        ), "{}", findings.warnings[0].message);
     }
 
     #[test]
@@ -328,9 +414,9 @@ mod tests {
         let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &by_tier)];
         let findings = check(&new, Some(&old), &listed, Mode::Reject);
         assert_eq!(findings.violations.len(), 1);
-        assert!(findings.violations[0].starts_with(
+        assert!(findings.violations[0].message.starts_with(
             "the selector of Deployment web, tier in (api,web), matches this Deployment's pods (template labels tier=web)"
-        ), "{}", findings.violations[0]);
+        ), "{}", findings.violations[0].message);
         // The same overlap already there before the update is not reported.
         assert!(check(&new, Some(&new), &listed, Mode::Reject).is_empty());
     }
@@ -348,6 +434,7 @@ mod tests {
         assert_eq!(findings.warnings.len(), 1);
         assert!(
             findings.warnings[0]
+                .message
                 .contains("in both spec.selector and spec.template.metadata.labels")
         );
     }

@@ -4,7 +4,7 @@
 //! StatefulSets, and of Jobs, is immutable: the API server refuses an UPDATE
 //! that changes it (`field is immutable`), after mutating admission, so a
 //! mutating registration can say why first. It compares old and new with
-//! semantic deep equality (REFERENCE §10): `matchLabels` is a map, so key
+//! semantic deep equality (apimachinery `equality.Semantic.DeepEqual`): `matchLabels` is a map, so key
 //! order does not count, but `matchExpressions` and each `values` list are
 //! ordered, so reordering them is a change.
 //!
@@ -13,7 +13,8 @@
 //! `helm.sh/chart`): a chart that selects on them installs, then fails on
 //! every upgrade.
 
-use crate::findings::{FieldError, Findings};
+use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
+use crate::findings::{FieldError, Finding, Findings};
 use crate::labels::label_string;
 use crate::selector;
 use crate::settings::{Mode, MutateMode, Settings, WorkloadKind};
@@ -84,6 +85,7 @@ pub fn check(
     let kind_name = super::Kind::Workload(kind).name();
     findings.report(
         mode,
+        SELECTOR,
         format!(
             "{error}: the API server refuses this update ({}); keep the old selector {} (the template's labels may change, the selector may not), or delete the {kind_name} with `kubectl delete {} {name} --cascade=orphan`, which keeps its pods running, and create it again with the new selector",
             differences(&old, &new),
@@ -226,7 +228,7 @@ fn differences(old: &Value, new: &Value) -> String {
 }
 
 /// One warning per selector key listed in `volatileSelectorLabels`.
-fn volatile_keys(selector: &Value, settings: &Settings) -> Vec<String> {
+fn volatile_keys(selector: &Value, settings: &Settings) -> Vec<Finding> {
     let mut warnings = Vec::new();
     let volatile = |key: &str| settings.volatile_selector_labels.iter().any(|v| v == key);
     if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
@@ -254,11 +256,54 @@ fn volatile_keys(selector: &Value, settings: &Settings) -> Vec<String> {
     warnings
 }
 
-fn volatile_warning(path: &str, key: &str) -> String {
-    format!(
-        "{path}: the selector uses {key}, whose value changes with every release, and a selector cannot change once created: the next upgrade that changes {key} is refused (field is immutable); select on labels that stay, such as app.kubernetes.io/name and app.kubernetes.io/instance, and keep {key} in the template labels only"
+fn volatile_warning(path: &str, key: &str) -> Finding {
+    Finding::warn(
+        path,
+        format!(
+            "{path}: the selector uses {key}, whose value changes with every release, and a selector cannot change once created: the next upgrade that changes {key} is refused (field is immutable); select on labels that stay, such as app.kubernetes.io/name and app.kubernetes.io/instance, and keep {key} in the template labels only"
+        ),
     )
 }
+
+/// `immutableSelector`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "immutableSelector",
+    summary: "a workload UPDATE that changes its immutable spec.selector, and selectors on labels whose values change with every release",
+    kinds: &[
+        workload(WorkloadKind::DaemonSet),
+        workload(WorkloadKind::Deployment),
+        workload(WorkloadKind::ReplicaSet),
+        workload(WorkloadKind::StatefulSet),
+        workload(WorkloadKind::Job),
+    ],
+    operations: &CREATE_AND_UPDATE,
+    unregistered: &[],
+    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Reject,
+        ci: RuleMode::Reject,
+    },
+    options: &["volatileSelectorLabels"],
+    reads: &[
+        "spec.selector",
+        "spec.manualSelector (Job)",
+        "oldObject.spec.selector",
+    ],
+    cluster_reads: &[],
+    reads_old_object: true,
+    fires: &EVERYWHERE,
+    enabled: |settings, kind| match kind {
+        Kind::Workload(w) => settings.immutable_selector != Mode::Off && applies_to(w),
+        _ => false,
+    },
+    check: |cx| match cx.kind {
+        Kind::Workload(w) => {
+            let old = cx.request.old.map(|old| &old.value);
+            check(w, &cx.object.value, old, cx.settings)
+        }
+        _ => Findings::default(),
+    },
+};
 
 #[cfg(test)]
 mod tests {
@@ -283,7 +328,7 @@ mod tests {
         };
         let findings = check(WorkloadKind::Deployment, &new, Some(&old), &settings);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
-        let message = &findings.violations[0];
+        let message = &findings.violations[0].message;
         assert!(message.starts_with("spec.selector: Invalid value: {\"matchLabels\":{\"app.kubernetes.io/name\":\"checker\",\"app.kubernetes.io/version\":\"v0.3.2\"}}: field is immutable: the API server refuses this update (matchLabels[app.kubernetes.io/version] changed from \"v0.3.1\" to \"v0.3.2\")"), "{message}");
         assert!(message.contains(
             "keep the old selector app.kubernetes.io/name=checker,app.kubernetes.io/version=v0.3.1"
@@ -311,7 +356,9 @@ mod tests {
         let findings = check(WorkloadKind::Deployment, &new, Some(&old), &settings);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
         assert!(
-            findings.violations[0].contains("matchLabels[v] changed from \"1\" to 1"),
+            findings.violations[0]
+                .message
+                .contains("matchLabels[v] changed from \"1\" to 1"),
             "{findings:?}"
         );
         // A real change is still one.
@@ -363,6 +410,7 @@ mod tests {
         assert_eq!(reordered.violations.len(), 1);
         assert!(
             reordered.violations[0]
+                .message
                 .contains("only the order of matchExpressions or of their values changed")
         );
         let changed = check(
@@ -371,7 +419,11 @@ mod tests {
             Some(&deployment(e(json!(["a"])))),
             &settings,
         );
-        assert!(changed.violations[0].contains("matchExpressions changed from"));
+        assert!(
+            changed.violations[0]
+                .message
+                .contains("matchExpressions changed from")
+        );
         // Not immutable, or not checked.
         assert!(
             check(
@@ -409,10 +461,10 @@ mod tests {
         );
         assert!(findings.violations.is_empty());
         assert_eq!(findings.warnings.len(), 2);
-        assert!(findings.warnings[0].starts_with(
+        assert!(findings.warnings[0].message.starts_with(
             "spec.selector.matchLabels[helm.sh/chart]: the selector uses helm.sh/chart"
         ));
-        assert!(findings.warnings[1].starts_with(
+        assert!(findings.warnings[1].message.starts_with(
             "spec.selector.matchExpressions[0].key: the selector uses app.kubernetes.io/version"
         ));
         // In warn mode too; off silences it.

@@ -18,13 +18,15 @@
 //!
 //! [`Shape::Captured`]: crate::object::Shape::Captured
 
-use crate::findings::{FieldError, Findings};
+use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode, workload};
+use crate::findings::{Action, FieldError, Finding, Findings, Shown};
 use crate::labels::{
     MapValues, describe, entry_path, expected_map, json_quoted, label_string, map_key_errors,
     map_value_errors, must_be_strings, not_a_string, shown_as_string, yaml_trap,
 };
 use crate::object::{Captured, Edits, Object, type_name_of, value_of};
-use crate::settings::{Mode, MutateMode, Settings};
+use crate::settings::WorkloadKind;
+use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -35,7 +37,9 @@ pub const MAX_VALUE_WARNINGS: usize = 10;
 
 /// `labelMapValues` on every captured map of `object` but a selector that
 /// belongs to Rule 3, in document order.
-pub fn check(object: &Object, settings: &Settings) -> Findings {
+/// `details`: build the findings past the cap too (for the CLI, which
+/// shows each at its value); the admission response only sums them up.
+pub fn check(object: &Object, settings: &Settings, details: bool) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.label_map_values;
     if mode == MutateMode::Off {
@@ -43,7 +47,13 @@ pub fn check(object: &Object, settings: &Settings) -> Findings {
     }
     for (capture, found) in &object.captured {
         if capture.values != MapValues::Selector {
-            findings.merge(check_map(found, capture.path, capture.values, mode));
+            findings.merge(check_map(
+                found,
+                capture.path,
+                capture.values,
+                mode,
+                details,
+            ));
         }
     }
     findings
@@ -76,14 +86,20 @@ fn read(raw: &RawValue) -> Read<'_> {
 /// any JSON map. Messages follow key order. Conversions are edits of the
 /// values' text (a slice of the request's payload). `null` is an empty map;
 /// another type than a map is malformed and rejects.
-pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMode) -> Findings {
+pub fn check_map(
+    found: &Captured,
+    path: &str,
+    values: MapValues,
+    mode: MutateMode,
+    details: bool,
+) -> Findings {
     let mut findings = Findings::default();
     let entries = match found {
         _ if mode == MutateMode::Off => return findings,
         Captured::Null => return findings,
         Captured::Other(type_name) => {
             let err = FieldError::malformed_as(path, expected_map(values), type_name);
-            findings.violations.push(err.to_string());
+            findings.violations.push(err.into());
             return findings;
         }
         Captured::Map(entries) => entries,
@@ -121,22 +137,24 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
         // Built only for a message: most entries have none.
         let entry = || entry_path(path, key);
         for detail in map_key_errors(values, key) {
+            let error = FieldError::invalid(path, json_quoted(key), detail);
             findings
                 .violations
-                .push(FieldError::invalid(path, json_quoted(key), detail).to_string());
+                .push(Finding::reject(entry(), error.to_string()));
         }
         if key == "true" || key == "false" {
-            findings.warnings.push(format!(
-                "{}: the key \"{key}\" is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest",
-                entry()
-            ));
+            let entry = entry();
+            let message = format!(
+                "{entry}: the key \"{key}\" is probably an unquoted on, yes, off or no that YAML 1.1 read as a boolean; it is kept, as the original is unknowable: quote the key in the manifest"
+            );
+            findings.warn(entry, message);
         }
         let value = match read {
             Read::Text(text) => {
                 for detail in map_value_errors(values, &text) {
                     findings
                         .violations
-                        .push(FieldError::invalid(entry(), json_quoted(&text), detail).to_string());
+                        .push(FieldError::invalid(entry(), json_quoted(&text), detail).into());
                 }
                 continue;
             }
@@ -145,7 +163,7 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
                 let detail = not_a_string(values, type_name_of(raw_value));
                 findings
                     .violations
-                    .push(FieldError::invalid(entry(), raw_value.get(), detail).to_string());
+                    .push(FieldError::invalid(entry(), raw_value.get(), detail).into());
                 continue;
             }
         };
@@ -153,14 +171,14 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
             let detail = not_a_string(values, crate::findings::type_name(&value));
             findings
                 .violations
-                .push(FieldError::invalid(entry(), &value, detail).to_string());
+                .push(FieldError::invalid(entry(), &value, detail).into());
             continue;
         };
         let syntax = map_value_errors(values, &text);
         for detail in &syntax {
             findings.violations.push(
                 FieldError::invalid(entry(), shown_as_string(&value, &text), detail.as_str())
-                    .to_string(),
+                    .into(),
             );
         }
         if !syntax.is_empty() {
@@ -170,34 +188,58 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
         if mode == MutateMode::Mutate {
             edits.push(raw_value.get(), json_quoted(&text));
         }
-        if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
-            continue;
-        }
-        let entry = entry();
-        match mode {
-            MutateMode::Mutate => findings.warnings.push(
-                [
-                    entry.as_str(),
-                    ": ",
-                    &describe(&value),
-                    " became the string ",
-                    &json_quoted(&text),
-                    "; ",
-                    &yaml_trap(key, &value, &text),
-                ]
-                .concat(),
-            ),
-            MutateMode::Reject | MutateMode::Warn => {
-                let error =
-                    FieldError::invalid(entry, &value, must_be_strings(values, key, &value, &text));
-                let mode = if mode == MutateMode::Reject {
-                    Mode::Reject
-                } else {
-                    Mode::Warn
-                };
-                findings.report(mode, error.to_string());
+        // Past the cap, a conversion is shown by the CLI only (at its
+        // value); the admission response sums them up below.
+        let shown = if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
+            if !details {
+                continue;
             }
-            MutateMode::Off => {}
+            Shown::Detail
+        } else {
+            Shown::Everywhere
+        };
+        let entry = entry();
+        let as_string = json_quoted(&text);
+        let finding = match mode {
+            MutateMode::Mutate => Finding {
+                fix: Some(as_string.clone()),
+                ..Finding::at(
+                    entry.as_str(),
+                    Action::Mutate,
+                    [
+                        entry.as_str(),
+                        ": ",
+                        &describe(&value),
+                        " became the string ",
+                        &as_string,
+                        "; ",
+                        &yaml_trap(key, &value, &text),
+                    ]
+                    .concat(),
+                )
+            },
+            MutateMode::Reject | MutateMode::Warn => {
+                let error = FieldError::invalid(
+                    entry.as_str(),
+                    &value,
+                    must_be_strings(values, key, &value, &text),
+                );
+                let action = if mode == MutateMode::Reject {
+                    Action::Reject
+                } else {
+                    Action::Warn
+                };
+                Finding {
+                    fix: Some(as_string),
+                    ..Finding::at(entry, action, error.to_string())
+                }
+            }
+            MutateMode::Off => continue,
+        };
+        let finding = Finding { shown, ..finding };
+        match finding.action {
+            Action::Reject => findings.violations.push(finding),
+            _ => findings.warnings.push(finding),
         }
     }
     if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
@@ -211,10 +253,19 @@ pub fn check_map(found: &Captured, path: &str, values: MapValues, mode: MutateMo
             MapValues::Labels => "label value",
             MapValues::Annotations => "annotation value",
         };
-        findings.warnings.push(format!(
+        let summary = format!(
             "{} more non-string values in {path} {verb}; quote every {what} in the manifest",
             conversions - MAX_VALUE_WARNINGS
-        ));
+        );
+        let action = if mode == MutateMode::Mutate {
+            Action::Mutate
+        } else {
+            Action::Warn
+        };
+        findings.warnings.push(Finding {
+            shown: Shown::Summary,
+            ..Finding::at(path, action, summary)
+        });
     }
     if !edits.is_empty() {
         findings.mutated = Some(edits);
@@ -253,6 +304,52 @@ fn keep_last_occurrences(entries: &[(Cow<str>, &RawValue)], notable: &mut Vec<(u
     notable.retain(|_| !flags.next().unwrap_or(false));
 }
 
+/// `labelMapValues`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "labelMapValues",
+    summary: "label, annotation, nodeSelector and matchLabels values that YAML 1.1 made booleans or numbers, made strings again",
+    kinds: &[
+        workload(WorkloadKind::DaemonSet),
+        workload(WorkloadKind::Deployment),
+        workload(WorkloadKind::ReplicaSet),
+        workload(WorkloadKind::StatefulSet),
+        workload(WorkloadKind::ReplicationController),
+        workload(WorkloadKind::Job),
+        workload(WorkloadKind::CronJob),
+        Kind::Service,
+        Kind::Pod,
+    ],
+    operations: &CREATE_AND_UPDATE,
+    // Pods are checked shift-left, in their controllers' templates: a
+    // registration for every Pod CREATE would put policy-server in the path
+    // of every pod the cluster starts. Bare pods are judged on UPDATE, and
+    // in full by `kwctl run` and CI.
+    unregistered: &[(Kind::Pod, Operation::Create)],
+    modes: &[
+        RuleMode::Mutate,
+        RuleMode::Reject,
+        RuleMode::Warn,
+        RuleMode::Off,
+    ],
+    default: Defaults {
+        admission: RuleMode::Mutate,
+        ci: RuleMode::Mutate,
+    },
+    options: &[],
+    reads: &[
+        "metadata.labels",
+        "metadata.annotations",
+        "the pod template's (and a CronJob's job template's) labels and annotations",
+        "nodeSelector",
+        "spec.selector.matchLabels",
+    ],
+    cluster_reads: &[],
+    reads_old_object: false,
+    fires: &EVERYWHERE,
+    enabled: |settings, _| settings.label_map_values != MutateMode::Off,
+    check: |cx| check(cx.object, cx.settings, cx.details),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,7 +362,7 @@ mod tests {
             label_map_values: mode,
             ..Settings::default()
         };
-        let findings = check(&object, &settings);
+        let findings = check(&object, &settings, true);
         let edited = findings
             .mutated
             .as_ref()
@@ -298,7 +395,7 @@ mod tests {
         let paths: Vec<&str> = findings
             .warnings
             .iter()
-            .map(|w| w.split(':').next().unwrap_or(""))
+            .map(|w| w.message.split(':').next().unwrap_or(""))
             .collect();
         assert_eq!(
             paths,
@@ -321,13 +418,14 @@ mod tests {
         assert_eq!(edited, None);
         assert_eq!(findings.violations.len(), 3, "{findings:?}");
         assert!(
-            findings.violations.iter().any(|v| v.starts_with(
+            findings.violations.iter().any(|v| v.message.starts_with(
                 r#"metadata.annotations[big]: Invalid value: 1e400: an annotation value must be a string, not a number"#
             )),
             "{findings:?}"
         );
         assert!(
             findings.violations.iter().any(|v| v
+                .message
                 .starts_with(r#"metadata.annotations: Invalid value: "owner team": name part"#)),
             "{findings:?}"
         );
@@ -338,7 +436,9 @@ mod tests {
             MutateMode::Mutate,
         );
         assert!(
-            findings.violations[0].contains("prefix part a lowercase RFC 1123 subdomain"),
+            findings.violations[0]
+                .message
+                .contains("prefix part a lowercase RFC 1123 subdomain"),
             "{findings:?}"
         );
     }
@@ -351,7 +451,7 @@ mod tests {
             MutateMode::Mutate,
         );
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             [
                 "metadata.annotations must be a map of annotation keys to string values, not a list",
                 "spec.nodeSelector must be a map of label keys to string values, not a string",
@@ -362,7 +462,7 @@ mod tests {
         let (reject, edited) = run(Kind::Pod, text, MutateMode::Reject);
         assert_eq!(edited, None);
         assert_eq!(
-            reject.violations,
+            reject.violation_messages(),
             [
                 r#"metadata.labels[a]: Invalid value: true: label values must be strings; YAML 1.1 reads unquoted yes, on and y as true, and only quoting keeps the spelling meant: a: "yes" or a: "true""#,
                 r#"metadata.labels[b]: Invalid value: null: label values must be strings; YAML reads unquoted ~, null or nothing as null; quote the value as meant: b: """#,

@@ -15,12 +15,11 @@ pub mod service_selector_change;
 pub mod spec_fields;
 pub mod template_labels;
 
-use crate::cluster::{self, Controller, Host, Resource, Unread};
-use crate::findings::{FieldError, Findings};
+use crate::cluster::{Host, Resource, Unread};
+use crate::findings::{FieldError, Finding, Findings};
 use crate::labels::MapValues;
 use crate::object::{Capture, Object, Shape};
-use crate::selector;
-use crate::settings::{AppsKind, Mode, MutateMode, Settings, WarnMode, WorkloadKind};
+use crate::settings::{AppsKind, Settings, WorkloadKind};
 use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -37,72 +36,59 @@ pub enum Kind {
     Pod,
 }
 
+/// A kind's API coordinates, from k8s-openapi's `Resource` constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gvk {
+    pub kind: Kind,
+    /// `""` for the core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub name: &'static str,
+    /// The resource, as RBAC and webhook rules name it (`daemonsets`).
+    pub plural: &'static str,
+}
+
+const fn gvk<R: ApiResource>(kind: Kind) -> Gvk {
+    Gvk {
+        kind,
+        group: R::GROUP,
+        version: R::VERSION,
+        name: R::KIND,
+        plural: R::URL_PATH_SEGMENT,
+    }
+}
+
+/// The one table of the kinds this policy handles.
+pub const KINDS: [Gvk; 9] = [
+    gvk::<DaemonSet>(Kind::Workload(WorkloadKind::DaemonSet)),
+    gvk::<Deployment>(Kind::Workload(WorkloadKind::Deployment)),
+    gvk::<ReplicaSet>(Kind::Workload(WorkloadKind::ReplicaSet)),
+    gvk::<StatefulSet>(Kind::Workload(WorkloadKind::StatefulSet)),
+    gvk::<ReplicationController>(Kind::Workload(WorkloadKind::ReplicationController)),
+    gvk::<Job>(Kind::Workload(WorkloadKind::Job)),
+    gvk::<CronJob>(Kind::Workload(WorkloadKind::CronJob)),
+    gvk::<Service>(Kind::Service),
+    gvk::<Pod>(Kind::Pod),
+];
+
 impl Kind {
     /// Resolves a request's `kind` (group, version, kind).
     pub fn from_gvk(group: &str, version: &str, kind: &str) -> Option<Kind> {
-        fn is<R: ApiResource>(group: &str, version: &str, kind: &str) -> bool {
-            R::GROUP == group && R::VERSION == version && R::KIND == kind
-        }
-        let workload = if is::<DaemonSet>(group, version, kind) {
-            WorkloadKind::DaemonSet
-        } else if is::<Deployment>(group, version, kind) {
-            WorkloadKind::Deployment
-        } else if is::<ReplicaSet>(group, version, kind) {
-            WorkloadKind::ReplicaSet
-        } else if is::<StatefulSet>(group, version, kind) {
-            WorkloadKind::StatefulSet
-        } else if is::<ReplicationController>(group, version, kind) {
-            WorkloadKind::ReplicationController
-        } else if is::<Job>(group, version, kind) {
-            WorkloadKind::Job
-        } else if is::<CronJob>(group, version, kind) {
-            WorkloadKind::CronJob
-        } else if is::<Service>(group, version, kind) {
-            return Some(Kind::Service);
-        } else if is::<Pod>(group, version, kind) {
-            return Some(Kind::Pod);
-        } else {
-            return None;
-        };
-        Some(Kind::Workload(workload))
+        KINDS
+            .iter()
+            .find(|k| k.group == group && k.version == version && k.name == kind)
+            .map(|k| k.kind)
+    }
+
+    /// The kind's row of [`KINDS`].
+    pub fn gvk(self) -> &'static Gvk {
+        // Every Kind has a row (a test checks); the first is a safe default.
+        let found = KINDS.iter().find(|k| k.kind == self);
+        found.unwrap_or(&KINDS[0])
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Kind::Service => Service::KIND,
-            Kind::Pod => Pod::KIND,
-            Kind::Workload(w) => match w {
-                WorkloadKind::DaemonSet => DaemonSet::KIND,
-                WorkloadKind::Deployment => Deployment::KIND,
-                WorkloadKind::ReplicaSet => ReplicaSet::KIND,
-                WorkloadKind::StatefulSet => StatefulSet::KIND,
-                WorkloadKind::ReplicationController => ReplicationController::KIND,
-                WorkloadKind::Job => Job::KIND,
-                WorkloadKind::CronJob => CronJob::KIND,
-            },
-        }
-    }
-
-    /// Whether any enabled rule looks at this kind.
-    fn any_rule_enabled(self, settings: &Settings) -> bool {
-        if settings.label_map_values != MutateMode::Off {
-            return true;
-        }
-        let selector_values = settings.service_selector_values != MutateMode::Off;
-        match self {
-            Kind::Service => selector_values,
-            Kind::Pod => false,
-            Kind::Workload(WorkloadKind::ReplicationController) => {
-                selector_values
-                    || settings.checks_template_labels_of(WorkloadKind::ReplicationController)
-            }
-            Kind::Workload(w) => {
-                settings.checks_template_labels_of(w)
-                    || apps_kind(w).is_some_and(|kind| settings.checks_spec_fields_of(kind))
-                    || (settings.immutable_selector != Mode::Off
-                        && immutable_selector::applies_to(w))
-            }
-        }
+        self.gvk().name
     }
 }
 
@@ -340,37 +326,177 @@ const JOB: Shape = Shape::Fields(&[
     ),
 ]);
 
-/// Runs every rule that applies to `kind` on `object`, in a fixed order.
-pub fn evaluate(kind: Kind, object: &Object, request: &Request, settings: &Settings) -> Findings {
-    let operation = request.operation;
-    let mut findings = Findings::default();
-    if !kind.any_rule_enabled(settings) {
-        return findings;
+/// Every rule, in the order its findings are reported. Dispatch, the kinds
+/// decoded, settings defaults, the metadata files and the docs' rules table
+/// are derived from this list or checked against it by tests
+/// (`tests/registry.rs`).
+pub const RULES: [&Rule; 8] = [
+    &spec_fields::RULE,
+    &service_selector::RULE,
+    &template_labels::RULE,
+    &immutable_selector::RULE,
+    &label_map_values::RULE,
+    &service_selector_change::RULE,
+    &controller_overlap::RULE,
+    &pod_label_change::RULE,
+];
+
+/// Everything about one rule, declared once in its file.
+pub struct Rule {
+    /// The rule's ID: its settings key, and the `[id]` every message ends with.
+    pub id: &'static str,
+    /// One line: what it catches.
+    pub summary: &'static str,
+    /// The kinds it judges.
+    pub kinds: &'static [Kind],
+    /// The operations it judges.
+    pub operations: &'static [Operation],
+    /// Kinds and operations it judges when handed them (`kwctl run`, CI) but
+    /// for which the policy is not registered at admission.
+    pub unregistered: &'static [(Kind, Operation)],
+    /// The values its settings key takes.
+    pub modes: &'static [RuleMode],
+    /// Its mode at admission (the policy's default settings) and in CI.
+    pub default: Defaults,
+    /// Other settings keys that belong to it.
+    pub options: &'static [&'static str],
+    /// The parts of the object it reads.
+    pub reads: &'static [&'static str],
+    /// What it reads of the cluster (only with a context-aware grant).
+    pub cluster_reads: &'static [Resource],
+    /// Whether it compares the object with `oldObject` on UPDATE.
+    pub reads_old_object: bool,
+    /// Where it can fire, and why not elsewhere.
+    pub fires: &'static [Place],
+    /// Whether the settings turn it on for a kind (its mode is not `off`,
+    /// and the kind is among those its options name).
+    pub enabled: fn(&Settings, Kind) -> bool,
+    /// The rule: a pure function of the request, the settings and (for the
+    /// rules that read the cluster) what the host answers.
+    pub check: fn(&Context) -> Findings,
+}
+
+impl Rule {
+    /// Whether the rule runs on this request.
+    pub fn applies(&self, kind: Kind, operation: &str, settings: &Settings) -> bool {
+        self.kinds.contains(&kind)
+            && self.operations.iter().any(|op| op.as_str() == operation)
+            && (self.enabled)(settings, kind)
     }
-    let value = &object.value;
-    if !value.is_object() {
-        findings.violations.push(format!(
-            "the object must be a map, not {}",
-            crate::findings::type_name(value)
-        ));
-        return findings;
-    }
-    match kind {
-        Kind::Service => findings.merge(service_selector::check(object, settings)),
-        Kind::Pod => {}
-        Kind::Workload(workload) => {
-            if let Some(apps) = apps_kind(workload) {
-                findings.merge(spec_fields::check(apps, value, settings));
-            }
-            if workload == WorkloadKind::ReplicationController {
-                findings.merge(service_selector::check(object, settings));
-            }
-            findings.merge(template_labels::check(workload, value, operation, settings));
-            let old = request.old.map(|old| &old.value);
-            findings.merge(immutable_selector::check(workload, value, old, settings));
+}
+
+/// An admission operation a rule judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
         }
     }
-    findings.merge(label_map_values::check(object, settings));
+}
+
+/// A value of a rule's settings key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleMode {
+    Reject,
+    Warn,
+    Mutate,
+    Off,
+}
+
+impl RuleMode {
+    /// As written in the settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleMode::Reject => "reject",
+            RuleMode::Warn => "warn",
+            RuleMode::Mutate => "mutate",
+            RuleMode::Off => "off",
+        }
+    }
+}
+
+/// A rule's default modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    /// In the policy's default settings (live admission, `kwctl run`).
+    pub admission: RuleMode,
+    /// In `selector-guard check` when the settings do not give the key.
+    pub ci: RuleMode,
+}
+
+/// Where a rule can fire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Under policy-server, as objects arrive one by one in install order.
+    Admission,
+    /// Under `kwctl run` (and `cargo xtask run`) on one request, with a
+    /// session file for the rules that read the cluster.
+    Kwctl,
+    /// In `selector-guard check` over a folder of manifests.
+    Ci,
+}
+
+impl Place {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Place::Admission => "live admission",
+            Place::Kwctl => "kwctl run",
+            Place::Ci => "CI",
+        }
+    }
+}
+
+/// What a rule is handed: the request, its decoded object, the settings and
+/// the host it may read the cluster through.
+pub struct Context<'a> {
+    pub kind: Kind,
+    pub object: &'a Object<'a>,
+    pub request: &'a Request<'a>,
+    pub settings: &'a Settings,
+    pub host: &'a dyn Host,
+    /// Whether findings the admission response only sums up are built too
+    /// ([`crate::findings::Shown::Detail`]): the CLI shows each of them.
+    pub details: bool,
+}
+
+/// Runs every rule of [`RULES`] that applies to the request, in order, and
+/// names each finding's rule. A read that fails never rejects: the rule
+/// that needed it is not checked, and one warning says what could not be
+/// read and why.
+pub fn evaluate(cx: &Context) -> Findings {
+    let mut findings = Findings::default();
+    let operation = cx.request.operation;
+    let mut applying = RULES
+        .iter()
+        .filter(|rule| rule.applies(cx.kind, operation, cx.settings))
+        .peekable();
+    let Some(first) = applying.peek() else {
+        return findings;
+    };
+    let value = &cx.object.value;
+    if !value.is_object() {
+        findings.violations.push(Finding::reject(
+            "",
+            format!(
+                "the object must be a map, not {}",
+                crate::findings::type_name(value)
+            ),
+        ));
+        findings.stamp(first.id);
+        return findings;
+    }
+    for rule in applying {
+        let mut found = (rule.check)(cx);
+        found.stamp(rule.id);
+        findings.merge(found);
+    }
     findings
 }
 
@@ -388,71 +514,13 @@ pub struct Request<'a> {
 /// Whether an enabled rule for `kind` compares the object with `oldObject`
 /// on UPDATE, so that it is decoded only then.
 pub fn compares_with_old(kind: Kind, settings: &Settings) -> bool {
-    match kind {
-        Kind::Service => settings.service_selector_change != Mode::Off,
-        Kind::Pod => settings.pod_label_change == WarnMode::Warn,
-        Kind::Workload(w) => {
-            (settings.controller_overlap != Mode::Off && controller_resource(w).is_some())
-                || (settings.immutable_selector != Mode::Off && immutable_selector::applies_to(w))
-        }
-    }
-}
-
-/// Runs the context-aware rules that apply to `kind`, reading the cluster
-/// through `host` only when a rule needs it. A read that fails never
-/// rejects: the rule that needed it is not checked, and one warning per
-/// rule says what could not be read and why.
-pub fn evaluate_in_cluster(
-    kind: Kind,
-    object: &Object,
-    request: &Request,
-    settings: &Settings,
-    host: &dyn Host,
-) -> Findings {
-    let mut findings = Findings::default();
-    if !settings.reads_cluster() || !object.value.is_object() {
-        return findings;
-    }
-    let update_of = request.old;
-    match kind {
-        Kind::Service if settings.service_selector_change != Mode::Off => {
-            if let Some(old) = update_of {
-                findings.merge(selector_change(
-                    object,
-                    old,
-                    request.namespace,
-                    settings,
-                    host,
-                ));
-            }
-        }
-        Kind::Pod if settings.pod_label_change == WarnMode::Warn => {
-            if let Some(old) = update_of {
-                findings.merge(pod_labels(object, old, request.namespace, host));
-            }
-        }
-        Kind::Workload(workload) if settings.controller_overlap != Mode::Off => {
-            if let Some(resource) = controller_resource(workload) {
-                let old =
-                    update_of.and_then(|old| controller_overlap::subject(resource, &old.value));
-                if let Some(subject) = controller_overlap::subject(resource, &object.value) {
-                    findings.merge(overlap(
-                        &subject,
-                        old.as_ref(),
-                        request.namespace,
-                        settings,
-                        host,
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    findings
+    RULES.iter().any(|rule| {
+        rule.reads_old_object && rule.applies(kind, Operation::Update.as_str(), settings)
+    })
 }
 
 /// The apps/v1 kinds, whose specs `spec_fields` compares.
-fn apps_kind(kind: WorkloadKind) -> Option<AppsKind> {
+pub fn apps_kind(kind: WorkloadKind) -> Option<AppsKind> {
     match kind {
         WorkloadKind::DaemonSet => Some(AppsKind::DaemonSet),
         WorkloadKind::Deployment => Some(AppsKind::Deployment),
@@ -463,7 +531,7 @@ fn apps_kind(kind: WorkloadKind) -> Option<AppsKind> {
 }
 
 /// The kinds `controllerOverlap` judges (Jobs get generated selectors).
-fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
+pub fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
     match kind {
         WorkloadKind::DaemonSet => Some(Resource::DaemonSet),
         WorkloadKind::Deployment => Some(Resource::Deployment),
@@ -475,134 +543,48 @@ fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
 }
 
 /// The one warning of a rule whose reads failed.
-fn not_checked(rule: &str, unread: &[Unread]) -> String {
+pub fn not_checked(rule: &str, unread: &[Unread]) -> Finding {
     let reasons: Vec<String> = unread.iter().map(Unread::to_string).collect();
-    format!("{rule} could not be checked: {}", reasons.join("; "))
+    Finding::warn(
+        "",
+        format!("{rule} could not be checked: {}", reasons.join("; ")),
+    )
 }
 
-/// A Service's `spec.selector`, built from the text its shape captured.
-fn service_selector(object: &Object) -> Option<Value> {
-    object
-        .captured_at("spec.selector")
-        .and_then(|found| found.to_value())
+/// The workload kinds, as the [`Kind`]s rules declare.
+pub const fn workload(kind: WorkloadKind) -> Kind {
+    Kind::Workload(kind)
 }
 
-fn selector_change(
-    object: &Object,
-    old: &Object,
-    namespace: &str,
-    settings: &Settings,
-    host: &dyn Host,
-) -> Findings {
-    let (new_selector, old_selector) = (service_selector(object), service_selector(old));
-    let service_type = lookup(&object.value, &["spec", "type"])
-        .ok()
-        .flatten()
-        .and_then(Value::as_str);
-    let Some(change) =
-        service_selector_change::change(old_selector.as_ref(), new_selector.as_ref(), service_type)
-    else {
-        return Findings::default();
-    };
-    match cluster::list(host, Resource::Pod, namespace) {
-        Ok(pods) => service_selector_change::check(
-            &change,
-            &pods,
-            namespace,
-            settings.service_selector_change,
-        ),
-        Err(unread) => warning(not_checked("serviceSelectorChange", &[unread])),
-    }
-}
+/// DaemonSet, Deployment, ReplicaSet and StatefulSet.
+pub const APPS_KINDS: [Kind; 4] = [
+    workload(WorkloadKind::DaemonSet),
+    workload(WorkloadKind::Deployment),
+    workload(WorkloadKind::ReplicaSet),
+    workload(WorkloadKind::StatefulSet),
+];
 
-fn overlap(
-    subject: &controller_overlap::Subject,
-    old: Option<&controller_overlap::Subject>,
-    namespace: &str,
-    settings: &Settings,
-    host: &dyn Host,
-) -> Findings {
-    let mut lists: Vec<(Resource, Vec<Controller>)> =
-        Vec::with_capacity(Resource::CONTROLLERS.len());
-    let mut unread = Vec::new();
-    for resource in Resource::CONTROLLERS {
-        match cluster::list(host, resource, namespace) {
-            Ok(list) => lists.push((resource, list)),
-            Err(err) => unread.push(err),
-        }
-    }
-    let listed: Vec<(Resource, &[Controller])> = lists
-        .iter()
-        .map(|(r, list)| (*r, list.as_slice()))
-        .collect();
-    let mut findings =
-        controller_overlap::check(subject, old, &listed, settings.controller_overlap);
-    if !unread.is_empty() {
-        findings
-            .warnings
-            .push(not_checked("controllerOverlap", &unread));
-    }
-    findings
-}
+/// Every workload kind.
+pub const WORKLOAD_KINDS: [Kind; 7] = [
+    workload(WorkloadKind::DaemonSet),
+    workload(WorkloadKind::Deployment),
+    workload(WorkloadKind::ReplicaSet),
+    workload(WorkloadKind::StatefulSet),
+    workload(WorkloadKind::ReplicationController),
+    workload(WorkloadKind::Job),
+    workload(WorkloadKind::CronJob),
+];
 
-fn pod_labels(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findings {
-    /// `metadata.labels`, with `{}` read as absent, as `null` is.
-    fn labels_of<'v>(object: &'v Object) -> Option<&'v Value> {
-        lookup(&object.value, &["metadata", "labels"])
-            .ok()
-            .flatten()
-            .filter(|v| v.as_object().is_none_or(|m| !m.is_empty()))
-    }
-    let (new_value, old_value) = (labels_of(object), labels_of(old));
-    if new_value == old_value {
-        return Findings::default();
-    }
-    let new = selector::parse_labels(new_value, "metadata.labels").0;
-    let old = selector::parse_labels(old_value, "metadata.labels").0;
-    let mut findings = Findings::default();
-    let mut unread = Vec::new();
-    // The controller, when it is of a kind this policy reads; owners of
-    // other kinds (custom resources, a Node for a static pod) are skipped.
-    let owner = object
-        .value
-        .get("metadata")
-        .and_then(|metadata| cluster::from_value::<cluster::Metadata>(metadata).ok())
-        .and_then(|m| m.controller().cloned())
-        .and_then(|owner| {
-            Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
-        });
-    if let Some((owner, resource)) = owner {
-        match cluster::get::<Controller>(host, resource, &owner.name, namespace) {
-            Ok(controller) => findings.warnings.extend(pod_label_change::check_controller(
-                &old,
-                &new,
-                &owner,
-                resource,
-                &controller,
-            )),
-            Err(err) => unread.push(err),
-        }
-    }
-    match cluster::list::<cluster::Service>(host, Resource::Service, namespace) {
-        Ok(services) => findings
-            .warnings
-            .extend(pod_label_change::check_services(&old, &new, &services)),
-        Err(err) => unread.push(err),
-    }
-    if !unread.is_empty() {
-        findings
-            .warnings
-            .push(not_checked("podLabelChange", &unread));
-    }
-    findings
-}
+/// CREATE and UPDATE.
+pub const CREATE_AND_UPDATE: [Operation; 2] = [Operation::Create, Operation::Update];
 
-fn warning(message: String) -> Findings {
-    Findings {
-        warnings: vec![message],
-        ..Findings::default()
-    }
-}
+/// Where a rule that reads only the object can fire: everywhere.
+pub const EVERYWHERE: [Place; 3] = [Place::Admission, Place::Kwctl, Place::Ci];
+
+/// Where a rule that reads the cluster can fire today: at admission under a
+/// ClusterAdmissionPolicy that grants its reads, and under `kwctl run` with
+/// a session file. `selector-guard check` has no cluster to read.
+pub const WITH_A_CLUSTER: [Place; 2] = [Place::Admission, Place::Kwctl];
 
 /// Follows `keys` from `value`. A missing or null step gives `Ok(None)`; a
 /// step through something that is not a map is malformed.
@@ -639,6 +621,18 @@ mod tests {
         old: None,
     };
 
+    /// Every rule on a CREATE of `object`, with no cluster to read.
+    fn run(kind: Kind, object: &Object, settings: &Settings) -> Findings {
+        evaluate(&Context {
+            kind,
+            object,
+            request: &CREATE,
+            settings,
+            host: &crate::cluster::Wapc,
+            details: true,
+        })
+    }
+
     #[test]
     fn kinds_resolve_by_group_version_kind() {
         assert_eq!(
@@ -660,9 +654,9 @@ mod tests {
         let kind = Kind::Workload(WorkloadKind::DaemonSet);
         let text = json!({"spec": "x"}).to_string();
         let object = Object::decode(&text, shape(kind)).expect("JSON");
-        let findings = evaluate(kind, &object, &CREATE, &Settings::default());
+        let findings = run(kind, &object, &Settings::default());
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec!["spec must be a map, not a string"]
         );
     }
@@ -678,9 +672,9 @@ mod tests {
                      "template": {"metadata": {"labels": {"app": "a"}}}}})
         .to_string();
         let object = Object::decode(&text, shape(kind)).expect("JSON");
-        let findings = evaluate(kind, &object, &CREATE, &Settings::default());
+        let findings = run(kind, &object, &Settings::default());
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec![
                 "metadata.annotations must be a map of annotation keys to string values, not a list"
             ]
@@ -744,13 +738,9 @@ mod tests {
                 value: full.clone(),
                 captured: shaped.captured.clone(),
             };
-            let expected = evaluate(kind, &whole, &CREATE, &settings);
+            let expected = run(kind, &whole, &settings);
             assert!(!expected.is_empty(), "{kind:?}: the case finds something");
-            assert_eq!(
-                evaluate(kind, &shaped, &CREATE, &settings),
-                expected,
-                "{kind:?}"
-            );
+            assert_eq!(run(kind, &shaped, &settings), expected, "{kind:?}");
         }
     }
 

@@ -4,13 +4,19 @@
 //! A pod whose labels stop matching its controller's selector is released
 //! and replaced, and keeps running unmanaged; a pod whose labels stop (or
 //! start) matching a Service's selector leaves (or joins) its endpoints
-//! (REFERENCE §10). Both are done on purpose, to debug a pod or to take it
+//! (pkg/controller/controller_ref_manager.go). Both are done on purpose, to debug a pod or to take it
 //! out of rotation, so the user is told what follows, not refused.
 //! Controllers of kinds this policy does not read (custom resources, Nodes
 //! for static pods) are skipped without a word.
 
+use super::{Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked};
+use crate::cluster::{self, Host};
 use crate::cluster::{Controller, OwnerReference, Resource, Service};
+use crate::findings::{Finding, Findings};
+use crate::object::Object;
 use crate::selector::{self, Labels, Selector};
+use crate::settings::WarnMode;
+use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// What happened to the keys `selector` reads: `app removed (was rng)`,
@@ -110,6 +116,94 @@ pub fn check_services(old: &Labels, new: &Labels, services: &[Service]) -> Vec<S
         ));
     }
     warnings
+}
+
+/// `podLabelChange`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "podLabelChange",
+    summary: "a Pod UPDATE whose label change detaches it from its controller, or moves it into or out of a Service (warnings only)",
+    kinds: &[Kind::Pod],
+    operations: &[Operation::Update],
+    unregistered: &[],
+    modes: &[RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Off,
+        ci: RuleMode::Off,
+    },
+    options: &[],
+    reads: &[
+        "metadata.labels",
+        "metadata.ownerReferences",
+        "oldObject.metadata.labels",
+    ],
+    cluster_reads: &[
+        Resource::Service,
+        Resource::ReplicaSet,
+        Resource::DaemonSet,
+        Resource::StatefulSet,
+        Resource::ReplicationController,
+        Resource::Job,
+    ],
+    reads_old_object: true,
+    fires: &WITH_A_CLUSTER,
+    enabled: |settings, _| settings.pod_label_change == WarnMode::Warn,
+    check: |cx| match cx.request.old {
+        Some(old) => run(cx.object, old, cx.request.namespace, cx.host),
+        None => Findings::default(),
+    },
+};
+
+/// Gets the pod's controller (when it is of a kind this policy reads) and
+/// lists the namespace's Services, only when the labels changed.
+fn run(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findings {
+    /// `metadata.labels`, with `{}` read as absent, as `null` is.
+    fn labels_of<'v>(object: &'v Object) -> Option<&'v Value> {
+        lookup(&object.value, &["metadata", "labels"])
+            .ok()
+            .flatten()
+            .filter(|v| v.as_object().is_none_or(|m| !m.is_empty()))
+    }
+    let (new_value, old_value) = (labels_of(object), labels_of(old));
+    if new_value == old_value {
+        return Findings::default();
+    }
+    let new = selector::parse_labels(new_value, "metadata.labels").0;
+    let old = selector::parse_labels(old_value, "metadata.labels").0;
+    let mut warnings = Vec::new();
+    let mut unread = Vec::new();
+    // The controller, when it is of a kind this policy reads; owners of
+    // other kinds (custom resources, a Node for a static pod) are skipped.
+    let owner = object
+        .value
+        .get("metadata")
+        .and_then(|metadata| cluster::from_value::<cluster::Metadata>(metadata).ok())
+        .and_then(|m| m.controller().cloned())
+        .and_then(|owner| {
+            Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
+        });
+    if let Some((owner, resource)) = owner {
+        match cluster::get::<Controller>(host, resource, &owner.name, namespace) {
+            Ok(controller) => {
+                warnings.extend(check_controller(&old, &new, &owner, resource, &controller))
+            }
+            Err(err) => unread.push(err),
+        }
+    }
+    match cluster::list::<Service>(host, Resource::Service, namespace) {
+        Ok(services) => warnings.extend(check_services(&old, &new, &services)),
+        Err(err) => unread.push(err),
+    }
+    let mut findings = Findings {
+        warnings: warnings
+            .into_iter()
+            .map(|message| Finding::warn("metadata.labels", message))
+            .collect(),
+        ..Findings::default()
+    };
+    if !unread.is_empty() {
+        findings.warnings.push(not_checked(RULE.id, &unread));
+    }
+    findings
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@
 //! check itself is [`label_map_values::check_map`], which `labelMapValues`
 //! runs on every other label-valued map.
 
+use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
 use super::{label_map_values, lookup};
 use crate::findings::{FieldError, Findings};
 use crate::object::{MapValues, Object};
+use crate::settings::WorkloadKind;
 use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
 
@@ -23,7 +25,8 @@ const SELECTOR: &str = "spec.selector";
 /// entry, without building a map; a key given twice counts once, with its
 /// last value, as in any JSON map. Messages follow key order. Conversions
 /// are edits of the values' text.
-pub fn check(object: &Object, settings: &Settings) -> Findings {
+/// `details` as in [`label_map_values::check`].
+pub fn check(object: &Object, settings: &Settings, details: bool) -> Findings {
     let mode = settings.service_selector_values;
     if mode == MutateMode::Off {
         return Findings::default();
@@ -34,22 +37,48 @@ pub fn check(object: &Object, settings: &Settings) -> Findings {
         Ok(Some(other)) => {
             let err = FieldError::malformed("spec", "a map", other);
             return Findings {
-                violations: vec![err.to_string()],
+                violations: vec![err.into()],
                 ..Findings::default()
             };
         }
         Err(err) => {
             return Findings {
-                violations: vec![err.to_string()],
+                violations: vec![err.into()],
                 ..Findings::default()
             };
         }
     }
     match object.captured_at(SELECTOR) {
-        Some(raw) => label_map_values::check_map(raw, SELECTOR, MapValues::Selector, mode),
+        Some(raw) => label_map_values::check_map(raw, SELECTOR, MapValues::Selector, mode, details),
         None => Findings::default(),
     }
 }
+
+/// `serviceSelectorValues`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "serviceSelectorValues",
+    summary: "Service and ReplicationController selector values that YAML 1.1 made booleans or numbers (active: yes), made strings again",
+    kinds: &[Kind::Service, workload(WorkloadKind::ReplicationController)],
+    operations: &CREATE_AND_UPDATE,
+    unregistered: &[],
+    modes: &[
+        RuleMode::Mutate,
+        RuleMode::Reject,
+        RuleMode::Warn,
+        RuleMode::Off,
+    ],
+    default: Defaults {
+        admission: RuleMode::Mutate,
+        ci: RuleMode::Mutate,
+    },
+    options: &[],
+    reads: &["spec.selector (the text of each value)"],
+    cluster_reads: &[],
+    reads_old_object: false,
+    fires: &EVERYWHERE,
+    enabled: |settings, _| settings.service_selector_values != MutateMode::Off,
+    check: |cx| check(cx.object, cx.settings, cx.details),
+};
 
 #[cfg(test)]
 mod tests {
@@ -74,13 +103,25 @@ mod tests {
 
     fn check_text(text: &str, settings: &Settings) -> Checked {
         let object = Object::decode(text, shape(Kind::Service)).expect("JSON");
-        let findings = super::check(&object, settings);
+        let findings = super::check(&object, settings, true);
         let text = findings
             .mutated
+            .as_ref()
             .map(|edits| edits.apply(text).expect("edits fit the text"));
         Checked {
-            violations: findings.violations,
-            warnings: findings.warnings,
+            violations: findings
+                .violation_messages()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            // As the admission response shows them: past the cap, only the
+            // sum (the CLI shows each, see many_conversions_are_summed_up).
+            warnings: findings
+                .warnings
+                .iter()
+                .filter(|w| w.shown != crate::findings::Shown::Detail)
+                .map(|w| w.message.clone())
+                .collect(),
             mutated: text
                 .as_deref()
                 .map(|t| serde_json::from_str(t).expect("mutated text is JSON")),
@@ -221,6 +262,20 @@ mod tests {
         );
         let reject = check(&object, &with_mode(MutateMode::Reject));
         assert_eq!(reject.violations.len(), 25);
+        // The findings hold every conversion, each at its value, for the CLI.
+        let text = object.to_string();
+        let decoded = Object::decode(&text, shape(Kind::Service)).expect("JSON");
+        let all = super::check(&decoded, &Settings::default(), true);
+        let admission = super::check(&decoded, &Settings::default(), false);
+        assert_eq!(admission.warnings.len(), MAX_VALUE_WARNINGS + 1);
+        let conversions: Vec<&str> = all
+            .warnings
+            .iter()
+            .filter(|w| w.shown != crate::findings::Shown::Summary)
+            .map(|w| w.path())
+            .collect();
+        assert_eq!(conversions.len(), 25);
+        assert_eq!(conversions[24], "spec.selector[k24]");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `serviceSelectorChange` (context-aware, UPDATE of a v1 Service): a new
 //! selector that matches none of the live pods the old one matched.
 //!
-//! Endpoints follow a Service's selector at once (REFERENCE §10): such a
+//! Endpoints follow a Service's selector at once (pkg/controller/endpointslice): such a
 //! change leaves the Service with no endpoints until the pods carry the new
 //! labels. The safe order is to label the pods first, then change the
 //! selector; the finding says so, with the commands. A Service created
@@ -9,8 +9,11 @@
 //! Endpoints) and an ExternalName Service are not checked, and their pods
 //! are not listed.
 
+use super::{Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked};
 use crate::cluster::Pod;
+use crate::cluster::{self, Resource};
 use crate::findings::Findings;
+use crate::object::Object;
 use crate::selector::{self, Labels, Selector};
 use crate::settings::Mode;
 use serde_json::Value;
@@ -74,6 +77,7 @@ pub fn check(change: &Change, pods: &[Pod], namespace: &str, mode: Mode) -> Find
     };
     findings.report(
         mode,
+        "spec.selector",
         format!(
             "the new selector {} matches no pod (the old selector {} matched {old_matched}); \
              its endpoints would be empty until pods carry {}: label them first \
@@ -87,6 +91,68 @@ pub fn check(change: &Change, pods: &[Pod], namespace: &str, mode: Mode) -> Find
         ),
     );
     findings
+}
+
+/// `serviceSelectorChange`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "serviceSelectorChange",
+    summary: "a Service UPDATE whose new selector matches none of the live pods the old one matched (its endpoints would be empty)",
+    kinds: &[Kind::Service],
+    operations: &[Operation::Update],
+    unregistered: &[],
+    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Off,
+        ci: RuleMode::Off,
+    },
+    options: &[],
+    reads: &["spec.selector", "spec.type", "oldObject.spec.selector"],
+    cluster_reads: &[Resource::Pod],
+    reads_old_object: true,
+    fires: &WITH_A_CLUSTER,
+    enabled: |settings, _| settings.service_selector_change != Mode::Off,
+    check: |cx| match cx.request.old {
+        Some(old) => run(
+            cx.object,
+            old,
+            cx.request.namespace,
+            cx.settings.service_selector_change,
+            cx.host,
+        ),
+        None => Findings::default(),
+    },
+};
+
+/// A Service's `spec.selector`, built from the text its shape captured.
+fn service_selector(object: &Object) -> Option<Value> {
+    object
+        .captured_at("spec.selector")
+        .and_then(|found| found.to_value())
+}
+
+/// Lists the namespace's Pods only when the selector changed.
+fn run(
+    object: &Object,
+    old: &Object,
+    namespace: &str,
+    mode: Mode,
+    host: &dyn cluster::Host,
+) -> Findings {
+    let (new_selector, old_selector) = (service_selector(object), service_selector(old));
+    let service_type = lookup(&object.value, &["spec", "type"])
+        .ok()
+        .flatten()
+        .and_then(Value::as_str);
+    let Some(change) = change(old_selector.as_ref(), new_selector.as_ref(), service_type) else {
+        return Findings::default();
+    };
+    match cluster::list(host, Resource::Pod, namespace) {
+        Ok(pods) => check(&change, &pods, namespace, mode),
+        Err(unread) => Findings {
+            warnings: vec![not_checked(RULE.id, &[unread])],
+            ..Findings::default()
+        },
+    }
 }
 
 #[cfg(test)]
@@ -123,7 +189,7 @@ mod tests {
             Mode::Warn,
         );
         assert_eq!(
-            findings.warnings,
+            findings.warning_messages(),
             [
                 "the new selector active=yes,app=rng matches no pod (the old selector app=rng matched 3); \
               its endpoints would be empty until pods carry active=yes: label them first \
@@ -138,9 +204,11 @@ mod tests {
             Mode::Reject,
         );
         assert_eq!(findings.violations.len(), 1);
-        assert!(findings.violations[0].contains("matched 1)"));
+        assert!(findings.violations[0].message.contains("matched 1)"));
         assert!(
-            findings.violations[0].contains("kubectl label pods -n blue -l app=rng active=yes")
+            findings.violations[0]
+                .message
+                .contains("kubectl label pods -n blue -l app=rng active=yes")
         );
     }
 
@@ -168,7 +236,11 @@ mod tests {
         ]));
         let findings = check(&change, &list, "default", Mode::Warn);
         assert_eq!(findings.warnings.len(), 1);
-        assert!(findings.warnings[0].contains("(the old selector app=a matched 1)"));
+        assert!(
+            findings.warnings[0]
+                .message
+                .contains("(the old selector app=a matched 1)")
+        );
         // No pod at all before: nothing to lose.
         assert!(check(&change, &list[..2], "default", Mode::Warn).is_empty());
     }

@@ -15,10 +15,11 @@
 //! place such fields survive in a live cluster, where decoding drops them).
 
 use super::lookup;
-use crate::findings::{ErrorKind, Findings};
+use super::{APPS_KINDS, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, apps_kind};
+use crate::findings::{Action, ErrorKind, FieldError, Finding, Findings};
 use crate::labels::{MapValues, expected_map};
 use crate::object::Key;
-use crate::settings::{AppsKind, Settings};
+use crate::settings::{AppsKind, Mode, Settings};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
@@ -184,14 +185,13 @@ pub fn check(kind: AppsKind, workload: &Value, settings: &Settings) -> Findings 
         Ok(Some(Value::Object(spec))) => Some(spec),
         Ok(None) => None,
         Ok(Some(other)) => {
-            findings.violations.push(format!(
-                "spec must be a map, not {}",
-                crate::findings::type_name(other)
-            ));
+            findings
+                .violations
+                .push(FieldError::malformed("spec", "a map", other).into());
             return findings;
         }
         Err(err) => {
-            findings.violations.push(err.to_string());
+            findings.violations.push(err.into());
             return findings;
         }
     };
@@ -223,25 +223,52 @@ pub fn check(kind: AppsKind, workload: &Value, settings: &Settings) -> Findings 
             "): ",
             explanation(kind, field),
         ];
-        findings.report(mode, parts.concat());
+        let mut paths = Vec::with_capacity(2);
+        if in_object {
+            paths.push(["spec.", field].concat());
+        }
+        if in_annotation {
+            paths.push(last_applied_path());
+        }
+        let action = match mode {
+            Mode::Reject => Action::Reject,
+            Mode::Warn => Action::Warn,
+            Mode::Off => continue,
+        };
+        let finding = Finding {
+            paths,
+            ..Finding::at("", action, parts.concat())
+        };
+        match action {
+            Action::Reject => findings.violations.push(finding),
+            _ => findings.warnings.push(finding),
+        }
     }
     findings
+}
+
+/// `metadata.annotations[kubectl.kubernetes.io/last-applied-configuration]`.
+fn last_applied_path() -> String {
+    ["metadata.annotations[", LAST_APPLIED, "]"].concat()
 }
 
 /// The keys of `spec` in the last-applied manifest. An annotation that cannot
 /// be read is not a violation: it gets a warning and is skipped.
 fn last_applied_spec_keys(workload: &Value, findings: &mut Findings) -> Option<ForeignKeys> {
     // Named only in warnings, so built only for one.
-    let path = || format!("metadata.annotations[{LAST_APPLIED}]");
+    let path = last_applied_path;
     let annotation = match lookup(workload, &["metadata", "annotations", LAST_APPLIED]) {
         Ok(Some(Value::String(text))) => text,
         Ok(None) => return None,
         Ok(Some(other)) => {
-            findings.warnings.push(format!(
-                "{} must be a string, not {}; it was not checked for fields of other workload kinds",
+            findings.warn(
                 path(),
-                crate::findings::type_name(other)
-            ));
+                format!(
+                    "{} must be a string, not {}; it was not checked for fields of other workload kinds",
+                    path(),
+                    crate::findings::type_name(other)
+                ),
+            );
             return None;
         }
         Err(mut err) => {
@@ -252,26 +279,61 @@ fn last_applied_spec_keys(workload: &Value, findings: &mut Findings) -> Option<F
             {
                 *expected = expected_map(MapValues::Annotations);
             }
-            findings.violations.push(err.to_string());
+            findings.violations.push(err.into());
             return None;
         }
     };
     match serde_json::from_str::<LastApplied>(annotation) {
         Ok(manifest) => manifest.spec,
         Err(err) => {
-            findings.warnings.push(format!(
-                "{} is not a JSON manifest ({err}); it was not checked for fields of other workload kinds",
-                path()
-            ));
+            findings.warn(
+                path(),
+                format!(
+                    "{} is not a JSON manifest ({err}); it was not checked for fields of other workload kinds",
+                    path()
+                ),
+            );
             None
         }
     }
 }
 
+/// `specFields`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "specFields",
+    summary: "an apps/v1 workload carries spec fields of another workload kind (a DaemonSet made from a Deployment keeps replicas and strategy)",
+    kinds: &APPS_KINDS,
+    operations: &CREATE_AND_UPDATE,
+    unregistered: &[],
+    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Reject,
+        ci: RuleMode::Reject,
+    },
+    options: &["specFieldsKinds", "checkLastAppliedConfiguration"],
+    reads: &[
+        "spec: which of the sibling kinds' fields it holds",
+        "metadata.annotations[kubectl.kubernetes.io/last-applied-configuration]",
+    ],
+    cluster_reads: &[],
+    reads_old_object: false,
+    fires: &EVERYWHERE,
+    enabled: |settings, kind| match kind {
+        Kind::Workload(w) => apps_kind(w).is_some_and(|apps| settings.checks_spec_fields_of(apps)),
+        _ => false,
+    },
+    check: |cx| match cx.kind {
+        Kind::Workload(w) => match apps_kind(w) {
+            Some(apps) => check(apps, &cx.object.value, cx.settings),
+            None => Findings::default(),
+        },
+        _ => Findings::default(),
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Mode;
     use serde_json::json;
 
     fn check_default(object: Value) -> Findings {
@@ -294,13 +356,13 @@ mod tests {
                     "spec.{field} is not a {} field (in the object): ",
                     kind.name()
                 );
-                assert!(violation.starts_with(&prefix), "{violation}");
+                assert!(violation.message.starts_with(&prefix), "{violation:?}");
                 assert_ne!(explanation(kind, field), "remove it", "{kind:?} {field}");
             }
         }
     }
 
-    /// REFERENCE §5: the fields each apps/v1 spec has.
+    /// The fields each apps/v1 spec has (k8s.io/api `apps/v1/types.go`).
     #[test]
     fn foreign_fields_follow_the_four_specs() {
         let foreign = |kind| foreign_fields(kind).collect::<Vec<_>>();
@@ -355,11 +417,19 @@ mod tests {
         let object = json!({"spec": {"updateStrategy": {"type": "OnDelete"}, "strategy": {}}});
         let deployment = check(AppsKind::Deployment, &object, &Settings::default());
         assert_eq!(deployment.violations.len(), 1);
-        assert!(deployment.violations[0].contains("rename spec.updateStrategy to spec.strategy"));
-        assert!(deployment.violations[0].contains("OnDelete and a StatefulSet's rollingUpdate.partition have no equivalent in a Deployment"));
+        assert!(
+            deployment.violations[0]
+                .message
+                .contains("rename spec.updateStrategy to spec.strategy")
+        );
+        assert!(deployment.violations[0].message.contains("OnDelete and a StatefulSet's rollingUpdate.partition have no equivalent in a Deployment"));
         let statefulset = check(AppsKind::StatefulSet, &object, &Settings::default());
         assert_eq!(statefulset.violations.len(), 1);
-        assert!(statefulset.violations[0].contains("rename spec.strategy to spec.updateStrategy"));
+        assert!(
+            statefulset.violations[0]
+                .message
+                .contains("rename spec.strategy to spec.updateStrategy")
+        );
         let only = Settings {
             spec_fields_kinds: vec![AppsKind::DaemonSet],
             ..Settings::default()
@@ -377,9 +447,10 @@ mod tests {
         assert_eq!(findings.violations.len(), 2, "{findings:?}");
         assert!(
             findings.violations[0]
+                .message
                 .contains("(in the object and in the last-applied-configuration annotation)")
         );
-        assert!(findings.violations[1].contains(
+        assert!(findings.violations[1].message.contains(
             "spec.strategy is not a DaemonSet field (in the last-applied-configuration annotation)"
         ));
     }
@@ -408,7 +479,7 @@ mod tests {
             );
             assert!(findings.violations.is_empty(), "{findings:?}");
             assert_eq!(findings.warnings.len(), 1, "{bad}: {findings:?}");
-            assert!(findings.warnings[0].contains("it was not checked"));
+            assert!(findings.warnings[0].message.contains("it was not checked"));
         }
     }
 
@@ -442,7 +513,7 @@ mod tests {
     fn malformed_spec_is_rejected() {
         let findings = check_default(json!({"spec": "replicas: 1"}));
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec!["spec must be a map, not a string"]
         );
     }

@@ -4,6 +4,7 @@
 //! the one users read.
 
 use super::lookup;
+use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, WORKLOAD_KINDS};
 use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, NonStrings, Operator, Requirement, Selector};
@@ -93,6 +94,7 @@ pub fn check(
             let error = FieldError::required(SELECTOR, detail);
             findings.report(
                 mode,
+                SELECTOR,
                 format!("{error}; {}", selector_from_template(&labels)),
             );
             return findings;
@@ -112,6 +114,7 @@ pub fn check(
             );
             findings.report(
                 mode,
+                SELECTOR,
                 format!("{error}; {}", selector_from_template(&labels)),
             );
             return findings;
@@ -129,11 +132,19 @@ pub fn check(
     if !failures.is_empty() {
         findings.report(
             mode,
+            TEMPLATE_LABELS,
             format!(
                 "`selector` does not match template `labels`: {}",
                 failures.join("; ")
             ),
         );
+        if let Some(finding) = findings
+            .violations
+            .last_mut()
+            .or(findings.warnings.last_mut())
+        {
+            finding.paths.push(SELECTOR.to_string());
+        }
     }
     findings
 }
@@ -178,12 +189,13 @@ fn generated_selector(
                 "{error}; remove {path}.selector and let the API server generate it from the Job's uid (batch.kubernetes.io/controller-uid), or set {path}.manualSelector: true to keep this selector (it must then match the template labels and no other Job's pods)"
             )
         };
-        findings.report(mode, message);
+        findings.report(mode, format!("{path}.selector"), message);
     }
     if cronjob && spec.get("manualSelector") == Some(&Value::Bool(true)) {
         let error = FieldError::unsupported(format!("{path}.manualSelector"), true, "\"false\"");
         findings.report(
             mode,
+            format!("{path}.manualSelector"),
             format!("{error}; remove {path}.manualSelector: a CronJob's Jobs always get a generated selector"),
         );
     }
@@ -254,7 +266,7 @@ fn with_requirement_fix(error: FieldError, selector: &Value, labels: &Labels) ->
 
 fn malformed(err: FieldError) -> Findings {
     Findings {
-        violations: vec![err.to_string()],
+        violations: vec![err.into()],
         ..Findings::default()
     }
 }
@@ -332,6 +344,38 @@ fn explain(requirement: &Requirement<'_>, labels: &Labels<'_>) -> String {
     )
 }
 
+/// `templateLabels`, as the registry lists it.
+pub const RULE: Rule = Rule {
+    id: "templateLabels",
+    summary: "pod template labels that do not satisfy the workload's selector, and selectors the API server generates (Jobs, CronJobs) given by hand",
+    kinds: &WORKLOAD_KINDS,
+    operations: &CREATE_AND_UPDATE,
+    unregistered: &[],
+    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    default: Defaults {
+        admission: RuleMode::Reject,
+        ci: RuleMode::Reject,
+    },
+    options: &["templateLabelsKinds"],
+    reads: &[
+        "spec.selector",
+        "spec.template.metadata.labels",
+        "spec.manualSelector",
+        "spec.jobTemplate.spec (CronJob)",
+    ],
+    cluster_reads: &[],
+    reads_old_object: false,
+    fires: &EVERYWHERE,
+    enabled: |settings, kind| match kind {
+        Kind::Workload(w) => settings.checks_template_labels_of(w),
+        _ => false,
+    },
+    check: |cx| match cx.kind {
+        Kind::Workload(w) => check(w, &cx.object.value, cx.request.operation, cx.settings),
+        _ => Findings::default(),
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,7 +407,7 @@ mod tests {
         );
         let findings = run(WorkloadKind::Deployment, object);
         assert_eq!(findings.violations.len(), 1);
-        let message = &findings.violations[0];
+        let message = &findings.violations[0].message;
         assert!(
             message.starts_with("`selector` does not match template `labels`: "),
             "{message}"
@@ -381,6 +425,7 @@ mod tests {
         let findings = run(WorkloadKind::DaemonSet, object);
         assert!(
             findings.violations[0]
+                .message
                 .contains(r#"add active: "yes" to spec.template.metadata.labels"#),
             "{findings:?}"
         );
@@ -393,7 +438,7 @@ mod tests {
             json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}),
         );
         assert_eq!(
-            nil.violations,
+            nil.violation_messages(),
             vec![
                 "spec.selector: Required value; add spec.selector.matchLabels with the template's labels: a: \"b\""
             ]
@@ -403,14 +448,14 @@ mod tests {
             deployment(json!({}), json!({"app": "node-agent", "tier": "1"})),
         );
         assert_eq!(
-            empty.violations,
+            empty.violation_messages(),
             vec![
                 "spec.selector: Invalid value: {}: empty selector is invalid for daemonset; add spec.selector.matchLabels with the template's labels: app: \"node-agent\", tier: \"1\""
             ]
         );
         let bare = run(WorkloadKind::Deployment, json!({"spec": {"selector": {}}}));
         assert!(
-            bare.violations[0].ends_with(
+            bare.violations[0].message.ends_with(
                 "add the same labels to spec.template.metadata.labels and to spec.selector.matchLabels"
             ),
             "{bare:?}"
@@ -426,7 +471,7 @@ mod tests {
             deployment(expression("In", Value::Null), labels.clone()),
         );
         assert_eq!(
-            missing.violations[0],
+            missing.violations[0].message,
             "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'; the requirement on tier needs the values it matches: add values: [\"web\"], the template's tier label"
         );
         let extra = run(
@@ -434,7 +479,7 @@ mod tests {
             deployment(expression("Exists", json!(["web"])), labels),
         );
         assert_eq!(
-            extra.violations[0],
+            extra.violations[0].message,
             "spec.selector.matchExpressions[0].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'; the requirement on tier takes no values: remove spec.selector.matchExpressions[0].values, or use operator In to match them"
         );
     }
@@ -457,6 +502,7 @@ mod tests {
         let findings = run(WorkloadKind::ReplicationController, rc);
         assert!(
             findings.violations[0]
+                .message
                 .contains("spec.selector[a]: a=c is not satisfied by template label a=b"),
             "{findings:?}"
         );
@@ -471,13 +517,13 @@ mod tests {
         let object = deployment(json!([]), json!({}));
         let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec!["spec.selector must be a label selector map, not a list"]
         );
         let object = json!({"spec": {"template": {"metadata": "x"}}});
         let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec!["spec.template.metadata must be a map, not a string"]
         );
     }
@@ -486,7 +532,7 @@ mod tests {
     fn a_job_whose_spec_is_not_a_map_is_malformed() {
         let findings = run(WorkloadKind::Job, json!({"spec": "manualSelector: true"}));
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             vec!["spec must be a map, not a string"]
         );
     }
@@ -501,7 +547,7 @@ mod tests {
         assert!(check(WorkloadKind::Deployment, &object, "CREATE", &settings).is_empty());
     }
 
-    /// REFERENCE §10: the API server generates a Job's selector unless
+    /// pkg/registry/batch/job/strategy.go: the API server generates a Job's selector unless
     /// `manualSelector: true`, and a CronJob's Jobs' always.
     #[test]
     fn generated_selectors_are_not_given() {
@@ -509,10 +555,14 @@ mod tests {
                                   "template": {"metadata": {"labels": {"app": "t"}}}}});
         let created = check(WorkloadKind::Job, &job, "CREATE", &Settings::default());
         assert_eq!(created.violations.len(), 1);
-        assert!(created.violations[0].starts_with(
+        assert!(created.violations[0].message.starts_with(
             "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` not auto-generated; remove spec.selector"
-        ), "{}", created.violations[0]);
-        assert!(created.violations[0].contains("or set spec.manualSelector: true"));
+        ), "{}", created.violations[0].message);
+        assert!(
+            created.violations[0]
+                .message
+                .contains("or set spec.manualSelector: true")
+        );
         // An UPDATE carries the selector the API server generated.
         assert!(check(WorkloadKind::Job, &job, "UPDATE", &Settings::default()).is_empty());
         let cronjob = json!({"spec": {"jobTemplate": {"spec": {
@@ -524,8 +574,8 @@ mod tests {
             &Settings::default(),
         );
         assert_eq!(findings.violations.len(), 2, "{findings:?}");
-        assert!(findings.violations[0].contains("spec.jobTemplate.spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` will be auto-generated; remove spec.jobTemplate.spec.selector"));
-        assert!(findings.violations[1].starts_with(
+        assert!(findings.violations[0].message.contains("spec.jobTemplate.spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` will be auto-generated; remove spec.jobTemplate.spec.selector"));
+        assert!(findings.violations[1].message.starts_with(
             "spec.jobTemplate.spec.manualSelector: Unsupported value: true: supported values: \"false\"; remove spec.jobTemplate.spec.manualSelector"
         ));
         let fine =
@@ -539,7 +589,7 @@ mod tests {
             &Settings::default(),
         );
         assert_eq!(
-            findings.violations,
+            findings.violation_messages(),
             ["spec.jobTemplate must be a map, not a string"]
         );
     }

@@ -81,14 +81,14 @@ pub fn load_settings_cases() -> Vec<SettingsCase> {
 
 /// The Kubernetes host a row's policy runs with: the grants of
 /// `policy-metadata.yml` and the row's session, or no grant at all.
-pub fn kubernetes_host(case: &Case) -> xtask::host::KubernetesHost {
+pub fn kubernetes_host(case: &Case) -> selector_guard_host::host::KubernetesHost {
     match &case.session {
-        Some(session) => xtask::host::KubernetesHost::from_files(
+        Some(session) => selector_guard_host::host::KubernetesHost::from_files(
             &root().join("policy-metadata.yml"),
             &root().join(session),
         )
         .unwrap_or_else(|e| panic!("{}: {e:#}", case.name)),
-        None => xtask::host::KubernetesHost::default(),
+        None => selector_guard_host::host::KubernetesHost::default(),
     }
 }
 

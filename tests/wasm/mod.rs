@@ -2,9 +2,9 @@
 //! limit tests. `make test` builds the module before `cargo test`; a missing
 //! module fails the tests (never skips them), naming the command to run.
 
+use selector_guard_host::host::Policy;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use xtask::host::Policy;
 
 pub fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy.wasm")

@@ -29,7 +29,9 @@
 //! guest's growth requests are the same under any cap until one is refused.
 
 pub mod context;
-pub mod workload;
+/// The benchmark requests, in the host library so that the native criterion
+/// benches (`benches/validate.rs`) share them without building xtask.
+pub use selector_guard_host::workload;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;

@@ -3,6 +3,8 @@
 //! defaults and choices, `artifacthub-pkg.yml` is what `cargo xtask
 //! artifacthub` derives from the metadata and the questions, and
 //! `cargo xtask manifest` prints a ClusterAdmissionPolicy the policy accepts.
+//! (Here rather than in the policy's tests: `artifacthub` and `manifest`
+//! are xtask's.)
 
 #![allow(
     clippy::unwrap_used,
@@ -21,7 +23,18 @@ use xtask::cmd::{artifacthub, manifest};
 use xtask::metadata::Metadata;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The policy's version (the root Cargo.toml's), which the manifest's
+/// module tag carries.
+fn policy_version() -> String {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).expect("read Cargo.toml");
+    let manifest: toml::Table = toml::from_str(&text).expect("Cargo.toml parses");
+    manifest["package"]["version"]
+        .as_str()
+        .expect("package.version")
+        .to_string()
 }
 
 fn metadata() -> Metadata {
@@ -227,7 +240,7 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
         policy["spec"]["module"],
         format!(
             "registry://ghcr.io/selector-guard/policies/selector-guard:v{}",
-            env!("CARGO_PKG_VERSION")
+            policy_version()
         )
     );
     assert_eq!(policy["spec"]["mutating"], true);

@@ -1,6 +1,7 @@
 //! The benchmark requests, shared by `cargo xtask bench --suite` (through
 //! wasm) and the native criterion benches (`benches/validate.rs`), so both
-//! time the same bytes.
+//! time the same bytes. Read from the repository's `test_data/requests`
+//! (found from this crate's manifest directory) and generated in code.
 //!
 //! - [`fixtures`]: issue 6's seven requests and issue 12's
 //!   ReplicationController, one per path through the policy (reject,
