@@ -104,12 +104,7 @@ impl Loaded {
     /// `settings` checked by the policy's `validate_settings`, as kwctl does.
     pub fn check_settings(&self, settings: &Value) -> Result<()> {
         let verdict = match &self.engine {
-            Engine::Native => {
-                let bytes = serde_json::to_vec(settings)?;
-                let answer = selector_guard::validate_settings(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                serde_json::from_slice::<selector_guard_host::host::SettingsValidation>(&answer)?
-            }
+            Engine::Native => crate::native::validate_settings(settings)?,
             #[cfg(feature = "wasm")]
             Engine::Wasm(policy) => policy.validate_settings(settings)?,
         };

@@ -554,7 +554,7 @@ fn a_recorded_cluster_session_replays_to_the_same_response() {
     let request = format!("test_data/requests/{stem}.json");
     let policy = annotated_policy_wasm();
     let recorded = temp_file(&format!("{name}.yml"), "");
-    let settings = xtask::cmd::fixtures::SESSION_SETTINGS;
+    let settings = &xtask::cmd::fixtures::session_settings();
     let live = xtask(&[
         "run",
         "--allow-context-aware",

@@ -11,7 +11,7 @@
 //! `test_data/sessions/NAME.cluster.yaml` holds the cluster's objects (as
 //! `kubectl get -o yaml` shows them); the policy (`policy.wasm`) evaluates
 //! `test_data/requests/STEM.json`, where STEM is NAME up to the first `--`,
-//! with [`SESSION_SETTINGS`] and the grants of `policy-metadata.yml`,
+//! with [`session_settings`] and the grants of `policy-metadata.yml`,
 //! against that cluster, and its calls are recorded, in kwctl's session
 //! format, into `test_data/sessions/NAME.yml`. `NAME.recorded.yml` files
 //! are sessions recorded elsewhere (e.g. against a real cluster with kwctl)
@@ -29,9 +29,15 @@ use super::scaffold::{Operation, admission_request, read_manifests, render};
 use crate::host::{Answers, FakeCluster, Grants, KubernetesHost, Policy};
 use crate::metadata::Metadata;
 
-/// The settings sessions are recorded with: every context-aware rule on, at `warn`.
-pub const SESSION_SETTINGS: &str =
-    r#"{"serviceSelectorChange":"warn","controllerOverlap":"warn","podLabelChange":"warn"}"#;
+/// The settings sessions are recorded with: every context-aware rule on, at
+/// `warn` (`{"serviceSelectorChange":"warn",...}`).
+pub fn session_settings() -> String {
+    let settings: serde_json::Map<String, serde_json::Value> =
+        super::manifest::context_aware_settings()
+            .map(|key| (key.to_string(), serde_json::Value::from("warn")))
+            .collect();
+    serde_json::Value::Object(settings).to_string()
+}
 
 const SESSIONS: &str = "test_data/sessions";
 const CLUSTER_SUFFIX: &str = ".cluster.yaml";
@@ -187,7 +193,8 @@ pub fn expected_sessions(root: &Path, policy: &Path) -> Result<BTreeMap<String, 
     );
     let module = Policy::load(policy)?;
     let metadata = Metadata::from_yaml_file(&root.join("policy-metadata.yml"))?;
-    let settings: serde_json::Value = serde_json::from_str(SESSION_SETTINGS)?;
+    let session_settings = session_settings();
+    let settings: serde_json::Value = serde_json::from_str(&session_settings)?;
     for name in &names {
         let stem = name.split("--").next().unwrap_or(name);
         let request_path = root.join("test_data/requests").join(format!("{stem}.json"));
@@ -208,7 +215,7 @@ pub fn expected_sessions(root: &Path, policy: &Path) -> Result<BTreeMap<String, 
             let verdict = instance.validate_settings(&settings)?;
             ensure!(
                 verdict.valid,
-                "the policy refuses the session settings {SESSION_SETTINGS}: {}",
+                "the policy refuses the session settings {session_settings}: {}",
                 verdict.message.unwrap_or_default()
             );
             instance.validate(&request, &settings)?;

@@ -5,7 +5,7 @@
 //! `contextAwareResources` (sorted) come from the metadata, and `settings`
 //! are the defaults of the Rancher UI questions (which a test keeps equal to
 //! the policy's own defaults) with the context-aware rules turned on at
-//! `warn` ([`CONTEXT_AWARE_SETTINGS`]): the policy defaults them to `off`
+//! `warn` ([`context_aware_settings`]): the policy defaults them to `off`
 //! because only a ClusterAdmissionPolicy granted those resources can run
 //! them, and this command writes exactly such a policy.
 //!
@@ -21,13 +21,15 @@ use serde_yaml_ng::{Mapping, Value};
 
 use crate::metadata::{ContextAwareResource, Metadata, Rule, keys};
 
-/// The context-aware rules' settings, which `cargo xtask manifest` turns
-/// on at `warn` (their questions default to `off`).
-pub const CONTEXT_AWARE_SETTINGS: [&str; 3] = [
-    "serviceSelectorChange",
-    "controllerOverlap",
-    "podLabelChange",
-];
+/// The context-aware rules' settings (the rules of the registry that read
+/// the cluster), which `cargo xtask manifest` turns on at `warn` (their
+/// questions default to `off`).
+pub fn context_aware_settings() -> impl Iterator<Item = &'static str> {
+    selector_guard::rules::RULES
+        .into_iter()
+        .filter(|rule| !rule.cluster_reads.is_empty())
+        .map(|rule| rule.id)
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,9 +57,9 @@ pub fn main(args: Args) -> anyhow::Result<()> {
 }
 
 /// The settings `cargo xtask manifest` writes: `defaults` (the questions'
-/// defaults) with each of [`CONTEXT_AWARE_SETTINGS`] set to `warn`.
+/// defaults) with each of [`context_aware_settings`] set to `warn`.
 pub fn manifest_settings(mut defaults: Mapping) -> Mapping {
-    for key in CONTEXT_AWARE_SETTINGS {
+    for key in context_aware_settings() {
         defaults.insert(Value::from(key), Value::from("warn"));
     }
     defaults
