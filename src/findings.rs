@@ -176,6 +176,15 @@ impl Findings {
         self.warnings.push(Finding::warn(path, message));
     }
 
+    /// Files `finding` by its action: a rejection, or a warning (a
+    /// mutation's is one too).
+    pub fn push(&mut self, finding: Finding) {
+        match finding.action {
+            Action::Reject => self.violations.push(finding),
+            Action::Warn | Action::Mutate => self.warnings.push(finding),
+        }
+    }
+
     /// Names `rule` as the maker of every finding that names none yet.
     pub fn stamp(&mut self, rule: &'static str) {
         for finding in self.violations.iter_mut().chain(&mut self.warnings) {

@@ -22,8 +22,8 @@
 //! templates keep the two sets apart.
 
 use super::{
-    CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode, WITH_A_CLUSTER, controller_resource,
-    not_checked, workload,
+    CHECK_MODES, CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode, WITH_A_CLUSTER,
+    controller_resource, not_checked, workload,
 };
 use crate::cluster::{self as cluster_reads, Host};
 use crate::cluster::{Controller, Resource};
@@ -232,7 +232,7 @@ pub const RULE: Rule = Rule {
     ],
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
-    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Off,
         ci: RuleMode::Off,

@@ -13,7 +13,7 @@
 //! `helm.sh/chart`): a chart that selects on them installs, then fails on
 //! every upgrade.
 
-use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
+use super::{CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
 use crate::findings::{FieldError, Finding, Findings};
 use crate::labels::label_string;
 use crate::selector;
@@ -278,7 +278,7 @@ pub const RULE: Rule = Rule {
     ],
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
-    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Reject,
         ci: RuleMode::Reject,

@@ -18,7 +18,10 @@
 //!
 //! [`Shape::Captured`]: crate::object::Shape::Captured
 
-use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode, workload};
+use super::{
+    CONVERT_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode,
+    workload,
+};
 use crate::findings::{Action, FieldError, Finding, Findings, Shown};
 use crate::labels::{
     MapValues, describe, entry_path, expected_map, json_quoted, label_string, map_key_errors,
@@ -236,11 +239,7 @@ pub fn check_map(
             }
             MutateMode::Off => continue,
         };
-        let finding = Finding { shown, ..finding };
-        match finding.action {
-            Action::Reject => findings.violations.push(finding),
-            _ => findings.warnings.push(finding),
-        }
+        findings.push(Finding { shown, ..finding });
     }
     if conversions > MAX_VALUE_WARNINGS && mode != MutateMode::Reject {
         let verb = if mode == MutateMode::Mutate {
@@ -325,12 +324,7 @@ pub const RULE: Rule = Rule {
     // of every pod the cluster starts. Bare pods are judged on UPDATE, and
     // in full by `kwctl run` and CI.
     unregistered: &[(Kind::Pod, Operation::Create)],
-    modes: &[
-        RuleMode::Mutate,
-        RuleMode::Reject,
-        RuleMode::Warn,
-        RuleMode::Off,
-    ],
+    modes: &CONVERT_MODES,
     default: Defaults {
         admission: RuleMode::Mutate,
         ci: RuleMode::Mutate,

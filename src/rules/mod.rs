@@ -575,6 +575,18 @@ pub const WORKLOAD_KINDS: [Kind; 7] = [
     workload(WorkloadKind::CronJob),
 ];
 
+/// The modes of a rule that checks: its findings reject, warn, or it is off.
+pub const CHECK_MODES: [RuleMode; 3] = [RuleMode::Reject, RuleMode::Warn, RuleMode::Off];
+
+/// The modes of a rule that converts values: it mutates them, rejects or
+/// warns about them, or is off.
+pub const CONVERT_MODES: [RuleMode; 4] = [
+    RuleMode::Mutate,
+    RuleMode::Reject,
+    RuleMode::Warn,
+    RuleMode::Off,
+];
+
 /// CREATE and UPDATE.
 pub const CREATE_AND_UPDATE: [Operation; 2] = [Operation::Create, Operation::Update];
 

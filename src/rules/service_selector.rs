@@ -9,7 +9,9 @@
 //! check itself is [`label_map_values::check_map`], which `labelMapValues`
 //! runs on every other label-valued map.
 
-use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
+use super::{
+    CONVERT_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload,
+};
 use super::{label_map_values, lookup};
 use crate::findings::{FieldError, Findings};
 use crate::object::{MapValues, Object};
@@ -61,12 +63,7 @@ pub const RULE: Rule = Rule {
     kinds: &[Kind::Service, workload(WorkloadKind::ReplicationController)],
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
-    modes: &[
-        RuleMode::Mutate,
-        RuleMode::Reject,
-        RuleMode::Warn,
-        RuleMode::Off,
-    ],
+    modes: &CONVERT_MODES,
     default: Defaults {
         admission: RuleMode::Mutate,
         ci: RuleMode::Mutate,

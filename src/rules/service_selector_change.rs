@@ -9,7 +9,9 @@
 //! Endpoints) and an ExternalName Service are not checked, and their pods
 //! are not listed.
 
-use super::{Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked};
+use super::{
+    CHECK_MODES, Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked,
+};
 use crate::cluster::Pod;
 use crate::cluster::{self, Resource};
 use crate::findings::Findings;
@@ -100,7 +102,7 @@ pub const RULE: Rule = Rule {
     kinds: &[Kind::Service],
     operations: &[Operation::Update],
     unregistered: &[],
-    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Off,
         ci: RuleMode::Off,

@@ -15,7 +15,10 @@
 //! place such fields survive in a live cluster, where decoding drops them).
 
 use super::lookup;
-use super::{APPS_KINDS, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, apps_kind};
+use super::{
+    APPS_KINDS, CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode,
+    apps_kind,
+};
 use crate::findings::{Action, ErrorKind, FieldError, Finding, Findings};
 use crate::labels::{MapValues, expected_map};
 use crate::object::Key;
@@ -239,10 +242,7 @@ pub fn check(kind: AppsKind, workload: &Value, settings: &Settings) -> Findings 
             paths,
             ..Finding::at("", action, parts.concat())
         };
-        match action {
-            Action::Reject => findings.violations.push(finding),
-            _ => findings.warnings.push(finding),
-        }
+        findings.push(finding);
     }
     findings
 }
@@ -305,7 +305,7 @@ pub const RULE: Rule = Rule {
     kinds: &APPS_KINDS,
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
-    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Reject,
         ci: RuleMode::Reject,

@@ -4,7 +4,9 @@
 //! the one users read.
 
 use super::lookup;
-use super::{CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, WORKLOAD_KINDS};
+use super::{
+    CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, WORKLOAD_KINDS,
+};
 use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, NonStrings, Operator, Requirement, Selector};
@@ -351,7 +353,7 @@ pub const RULE: Rule = Rule {
     kinds: &WORKLOAD_KINDS,
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
-    modes: &[RuleMode::Reject, RuleMode::Warn, RuleMode::Off],
+    modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Reject,
         ci: RuleMode::Reject,
