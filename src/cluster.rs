@@ -12,6 +12,7 @@
 //! A failed read is never an error of the request: it is an [`Unread`],
 //! which the rules turn into a warning that names what could not be checked.
 
+use crate::kinds::Kind;
 use crate::object::Key;
 use kubewarden_policy_sdk::host_capabilities::kubernetes::{
     GetResourceRequest, ListResourcesByNamespaceRequest,
@@ -65,113 +66,41 @@ impl fmt::Display for Unread {
     }
 }
 
-/// The kinds this policy reads, each declared in `policy-metadata.yml`'s
-/// `contextAwareResources` (the host refuses any other).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Resource {
-    Pod,
-    Service,
-    DaemonSet,
-    Deployment,
-    ReplicaSet,
-    StatefulSet,
-    ReplicationController,
-    Job,
+/// What the rules read of a kind of the cluster; `metadata` is always sent
+/// whole.
+pub fn field_masks(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Pod => &[
+            "metadata.deletionTimestamp",
+            "metadata.labels",
+            "metadata.name",
+            "metadata.uid",
+            "status.phase",
+        ],
+        Kind::Service => &[
+            "metadata.name",
+            "metadata.uid",
+            "spec.selector",
+            "spec.type",
+        ],
+        _ => &[
+            "metadata.name",
+            "metadata.ownerReferences",
+            "metadata.uid",
+            "spec.selector",
+            "spec.template.metadata.labels",
+        ],
+    }
 }
 
-impl Resource {
-    /// Every kind this policy reads: `policy-metadata.yml` grants exactly
-    /// these (a test checks).
-    pub const ALL: [Resource; 8] = [
-        Resource::Pod,
-        Resource::Service,
-        Resource::DaemonSet,
-        Resource::Deployment,
-        Resource::ReplicaSet,
-        Resource::StatefulSet,
-        Resource::ReplicationController,
-        Resource::Job,
-    ];
-
-    /// The kinds that own pods through a selector, listed by `controllerOverlap`.
-    pub const CONTROLLERS: [Resource; 5] = [
-        Resource::DaemonSet,
-        Resource::Deployment,
-        Resource::ReplicaSet,
-        Resource::StatefulSet,
-        Resource::ReplicationController,
-    ];
-
-    pub fn api_version(self) -> &'static str {
-        match self {
-            Resource::Pod | Resource::Service | Resource::ReplicationController => "v1",
-            Resource::Job => "batch/v1",
-            _ => "apps/v1",
-        }
+fn masks(kind: Kind) -> Option<BTreeSet<String>> {
+    // Inserted one by one: collecting into a BTreeSet sorts, and each
+    // sort is its own copy of the standard library's sort in the module.
+    let mut masks = BTreeSet::new();
+    for mask in field_masks(kind) {
+        masks.insert(mask.to_string());
     }
-
-    pub fn kind(self) -> &'static str {
-        match self {
-            Resource::Pod => "Pod",
-            Resource::Service => "Service",
-            Resource::DaemonSet => "DaemonSet",
-            Resource::Deployment => "Deployment",
-            Resource::ReplicaSet => "ReplicaSet",
-            Resource::StatefulSet => "StatefulSet",
-            Resource::ReplicationController => "ReplicationController",
-            Resource::Job => "Job",
-        }
-    }
-
-    /// The pod owner an owner reference names, when this policy reads that
-    /// kind; `None` for custom resources, Nodes (static pods) and the rest.
-    pub fn pod_owner(api_version: &str, kind: &str) -> Option<Resource> {
-        [
-            Resource::ReplicaSet,
-            Resource::DaemonSet,
-            Resource::StatefulSet,
-            Resource::ReplicationController,
-            Resource::Job,
-        ]
-        .into_iter()
-        .find(|r| r.api_version() == api_version && r.kind() == kind)
-    }
-
-    /// What the rules read of this kind; `metadata` is always sent whole.
-    pub fn field_masks(self) -> &'static [&'static str] {
-        match self {
-            Resource::Pod => &[
-                "metadata.deletionTimestamp",
-                "metadata.labels",
-                "metadata.name",
-                "metadata.uid",
-                "status.phase",
-            ],
-            Resource::Service => &[
-                "metadata.name",
-                "metadata.uid",
-                "spec.selector",
-                "spec.type",
-            ],
-            _ => &[
-                "metadata.name",
-                "metadata.ownerReferences",
-                "metadata.uid",
-                "spec.selector",
-                "spec.template.metadata.labels",
-            ],
-        }
-    }
-
-    fn masks(self) -> Option<BTreeSet<String>> {
-        // Inserted one by one: collecting into a BTreeSet sorts, and each
-        // sort is its own copy of the standard library's sort in the module.
-        let mut masks = BTreeSet::new();
-        for mask in self.field_masks() {
-            masks.insert(mask.to_string());
-        }
-        Some(masks)
-    }
+    Some(masks)
 }
 
 /// Where a field sits in an answer, for errors: `items[3].metadata.name`.
@@ -650,23 +579,23 @@ fn list_items(slot: Slot) -> Result<(Slot, At<'static>), String> {
 /// Lists every `resource` in `namespace` with one constant query.
 pub fn list<T: FromAnswer>(
     host: &dyn Host,
-    resource: Resource,
+    resource: Kind,
     namespace: &str,
 ) -> Result<Vec<T>, Unread> {
     let what = || {
         format!(
             "list {}/{} in namespace {namespace}",
             resource.api_version(),
-            resource.kind()
+            resource.name()
         )
     };
     let request = ListResourcesByNamespaceRequest {
         api_version: resource.api_version().to_string(),
-        kind: resource.kind().to_string(),
+        kind: resource.name().to_string(),
         namespace: namespace.to_string(),
         label_selector: None,
         field_selector: None,
-        field_masks: resource.masks(),
+        field_masks: masks(resource),
     };
     let answer = call(host, "list_resources_by_namespace", &request)
         .map_err(|why| Unread { what: what(), why })?;
@@ -676,14 +605,14 @@ pub fn list<T: FromAnswer>(
         .and_then(|(slot, at)| items(slot, &at))
         .map_err(|err| Unread {
             what: what(),
-            why: format!("the answer is not a list of {}: {err}", resource.kind()),
+            why: format!("the answer is not a list of {}: {err}", resource.name()),
         })
 }
 
 /// Gets the `resource` named `name` in `namespace`.
 pub fn get<T: FromAnswer>(
     host: &dyn Host,
-    resource: Resource,
+    resource: Kind,
     name: &str,
     namespace: &str,
 ) -> Result<T, Unread> {
@@ -691,16 +620,16 @@ pub fn get<T: FromAnswer>(
         format!(
             "get {}/{} {namespace}/{name}",
             resource.api_version(),
-            resource.kind()
+            resource.name()
         )
     };
     let request = GetResourceRequest {
         api_version: resource.api_version().to_string(),
-        kind: resource.kind().to_string(),
+        kind: resource.name().to_string(),
         name: name.to_string(),
         namespace: Some(namespace.to_string()),
         disable_cache: false,
-        field_masks: resource.masks(),
+        field_masks: masks(resource),
     };
     let answer =
         call(host, "get_resource", &request).map_err(|why| Unread { what: what(), why })?;
@@ -708,7 +637,7 @@ pub fn get<T: FromAnswer>(
         .and_then(|slot| record(slot, &At::Root))
         .map_err(|err| Unread {
             what: what(),
-            why: format!("the answer is not a {}: {err}", resource.kind()),
+            why: format!("the answer is not a {}: {err}", resource.name()),
         })
 }
 
@@ -763,7 +692,7 @@ mod tests {
                 {"metadata":{"name":"b","deletionTimestamp":"2026-01-01T00:00:00Z"}},
                 {"metadata":{"name":"c"},"status":{"phase":"Succeeded"}}, {}]}"#,
         ));
-        let pods: Vec<Pod> = list(&host, Resource::Pod, "default").expect("read");
+        let pods: Vec<Pod> = list(&host, Kind::Pod, "default").expect("read");
         let live: Vec<&str> = pods
             .iter()
             .filter(|p| p.is_live())
@@ -788,27 +717,26 @@ mod tests {
         let refused = recorder(Err(
             "Policy has not been granted access to Kubernetes v1/Pod resources.\n more",
         ));
-        let err = list::<Pod>(&refused, Resource::Pod, "ns").expect_err("refused");
+        let err = list::<Pod>(&refused, Kind::Pod, "ns").expect_err("refused");
         assert_eq!(
             err.to_string(),
             "cannot list v1/Pod in namespace ns: Policy has not been granted access to Kubernetes v1/Pod resources. more"
         );
         let garbage = recorder(Ok(r#"{"items": 3}"#));
-        let err = list::<Controller>(&garbage, Resource::Deployment, "ns").expect_err("bad");
+        let err = list::<Controller>(&garbage, Kind::Deployment, "ns").expect_err("bad");
         assert!(
             err.to_string()
                 .starts_with("cannot list apps/v1/Deployment in namespace ns: the answer is not a list of Deployment"),
             "{err}"
         );
         let wrong_type = recorder(Ok(r#"{"items": [{}, {"metadata": {"name": 5}}]}"#));
-        let err = list::<Pod>(&wrong_type, Resource::Pod, "ns").expect_err("bad");
+        let err = list::<Pod>(&wrong_type, Kind::Pod, "ns").expect_err("bad");
         assert_eq!(
             err.to_string(),
             "cannot list v1/Pod in namespace ns: the answer is not a list of Pod: items[1].metadata.name: expected a string, found a number"
         );
         let not_an_object = recorder(Ok(r#""text""#));
-        let err =
-            get::<Controller>(&not_an_object, Resource::ReplicaSet, "rs", "ns").expect_err("bad");
+        let err = get::<Controller>(&not_an_object, Kind::ReplicaSet, "rs", "ns").expect_err("bad");
         assert!(
             err.to_string()
                 .starts_with("cannot get apps/v1/ReplicaSet ns/rs"),
@@ -848,20 +776,9 @@ mod tests {
     }
 
     #[test]
-    fn pod_owners_are_the_kinds_this_policy_reads() {
-        assert_eq!(
-            Resource::pod_owner("apps/v1", "ReplicaSet"),
-            Some(Resource::ReplicaSet)
-        );
-        assert_eq!(Resource::pod_owner("batch/v1", "Job"), Some(Resource::Job));
-        assert_eq!(Resource::pod_owner("v1", "Node"), None);
-        assert_eq!(Resource::pod_owner("argoproj.io/v1alpha1", "Rollout"), None);
-        assert_eq!(
-            Resource::pod_owner("extensions/v1beta1", "ReplicaSet"),
-            None
-        );
-        for resource in Resource::CONTROLLERS {
-            let masks = resource.field_masks();
+    fn field_masks_are_sorted() {
+        for resource in Kind::with(|r| r.read) {
+            let masks = field_masks(resource);
             assert!(masks.windows(2).all(|w| w[0] < w[1]), "{resource:?} sorted");
         }
     }

@@ -10,6 +10,7 @@
 
 pub mod cluster;
 pub mod findings;
+pub mod kinds;
 pub mod labels;
 pub mod object;
 pub mod order;

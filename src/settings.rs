@@ -1,6 +1,7 @@
 //! Policy settings: camelCase, unknown keys refused, every field defaulted so
 //! that `{}` and `null` give a sensible policy.
 
+use crate::kinds::{APPS_KINDS, Kind, WORKLOAD_KINDS};
 use serde::{Deserialize, Serialize};
 
 /// What a checking rule does with what it finds.
@@ -44,62 +45,6 @@ pub enum WarnMode {
     Off,
 }
 
-/// The apps/v1 workload kinds whose specs Rule 1 compares (`specFieldsKinds`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub enum AppsKind {
-    DaemonSet,
-    Deployment,
-    ReplicaSet,
-    StatefulSet,
-}
-
-impl AppsKind {
-    pub const ALL: [AppsKind; 4] = [
-        AppsKind::DaemonSet,
-        AppsKind::Deployment,
-        AppsKind::ReplicaSet,
-        AppsKind::StatefulSet,
-    ];
-
-    /// The kind's name, as in `apiVersion: apps/v1` manifests.
-    pub fn name(self) -> &'static str {
-        match self {
-            AppsKind::DaemonSet => "DaemonSet",
-            AppsKind::Deployment => "Deployment",
-            AppsKind::ReplicaSet => "ReplicaSet",
-            AppsKind::StatefulSet => "StatefulSet",
-        }
-    }
-}
-
-/// Workload kinds whose pod template labels are checked against the selector.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub enum WorkloadKind {
-    DaemonSet,
-    Deployment,
-    ReplicaSet,
-    StatefulSet,
-    ReplicationController,
-    /// With `spec.manualSelector: true`, the selector against the template;
-    /// without, a selector given on CREATE (the API server generates it).
-    Job,
-    /// `spec.jobTemplate.spec` may set neither `selector` nor
-    /// `manualSelector: true`: each Job gets a generated selector.
-    CronJob,
-}
-
-impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 7] = [
-        WorkloadKind::DaemonSet,
-        WorkloadKind::Deployment,
-        WorkloadKind::ReplicaSet,
-        WorkloadKind::StatefulSet,
-        WorkloadKind::ReplicationController,
-        WorkloadKind::Job,
-        WorkloadKind::CronJob,
-    ];
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
@@ -109,13 +54,15 @@ pub struct Settings {
     #[serde(alias = "daemonSetFields")]
     pub spec_fields: Mode,
     /// Rule 1 applies to these kinds.
-    pub spec_fields_kinds: Vec<AppsKind>,
+    #[serde(deserialize_with = "crate::kinds::apps_kinds")]
+    pub spec_fields_kinds: Vec<Kind>,
     /// Rule 1 also reads `kubectl.kubernetes.io/last-applied-configuration`.
     pub check_last_applied_configuration: bool,
     /// Rule 2: pod template labels must satisfy the selector.
     pub template_labels: Mode,
     /// Rule 2 applies to these kinds.
-    pub template_labels_kinds: Vec<WorkloadKind>,
+    #[serde(deserialize_with = "crate::kinds::workload_kinds")]
+    pub template_labels_kinds: Vec<Kind>,
     /// Rule 3: non-string values in Service and ReplicationController selectors.
     pub service_selector_values: MutateMode,
     /// Rule 3 for every other `map[string]string` field: `metadata.labels`
@@ -147,10 +94,10 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             spec_fields: Mode::Reject,
-            spec_fields_kinds: AppsKind::ALL.to_vec(),
+            spec_fields_kinds: APPS_KINDS.to_vec(),
             check_last_applied_configuration: true,
             template_labels: Mode::Reject,
-            template_labels_kinds: WorkloadKind::ALL.to_vec(),
+            template_labels_kinds: WORKLOAD_KINDS.to_vec(),
             service_selector_values: MutateMode::Mutate,
             label_map_values: MutateMode::Mutate,
             immutable_selector: Mode::Reject,
@@ -204,11 +151,11 @@ impl Settings {
         })
     }
 
-    pub fn checks_spec_fields_of(&self, kind: AppsKind) -> bool {
+    pub fn checks_spec_fields_of(&self, kind: Kind) -> bool {
         self.spec_fields != Mode::Off && self.spec_fields_kinds.contains(&kind)
     }
 
-    pub fn checks_template_labels_of(&self, kind: WorkloadKind) -> bool {
+    pub fn checks_template_labels_of(&self, kind: Kind) -> bool {
         self.template_labels != Mode::Off && self.template_labels_kinds.contains(&kind)
     }
 }
@@ -350,7 +297,7 @@ mod tests {
         assert_eq!(s.spec_fields, Mode::Warn, "the old name is an alias");
         assert_eq!(s.template_labels, Mode::Off);
         assert_eq!(s.service_selector_values, MutateMode::Reject);
-        assert_eq!(s.template_labels_kinds, vec![WorkloadKind::Job]);
+        assert_eq!(s.template_labels_kinds, vec![Kind::Job]);
         assert!(!s.check_last_applied_configuration);
     }
 }

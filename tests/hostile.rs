@@ -42,7 +42,8 @@ mod wasm;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use selector_guard::settings::{AppsKind, Mode, MutateMode, Settings, WarnMode, WorkloadKind};
+use selector_guard::kinds::{APPS_KINDS, WORKLOAD_KINDS};
+use selector_guard::settings::{Mode, MutateMode, Settings, WarnMode};
 use serde_json::{Map, Value, json};
 
 /// At least 10,000 native cases per run (issue 7).
@@ -560,7 +561,7 @@ fn valid_settings() -> BoxedStrategy<Settings> {
         mode(),
         any::<bool>(),
         mode(),
-        prop::sample::subsequence(WorkloadKind::ALL.to_vec(), 0..=WorkloadKind::ALL.len()),
+        prop::sample::subsequence(WORKLOAD_KINDS.to_vec(), 0..=WORKLOAD_KINDS.len()),
         mutate_mode(),
         (
             mode(),
@@ -572,7 +573,7 @@ fn valid_settings() -> BoxedStrategy<Settings> {
         .prop_map(
             |(ds, last, tl, kinds, svc, (change, overlap, pods, maps))| Settings {
                 spec_fields: ds,
-                spec_fields_kinds: AppsKind::ALL.to_vec(),
+                spec_fields_kinds: APPS_KINDS.to_vec(),
                 check_last_applied_configuration: last,
                 template_labels: tl,
                 template_labels_kinds: kinds,
@@ -1334,16 +1335,12 @@ fn empty_and_null_settings_are_the_documented_defaults() {
         assert_eq!(answer, json!({"valid": true, "message": null}), "{text:?}");
         let settings = Settings::from_json(text.as_bytes()).unwrap();
         assert_eq!(settings.spec_fields, Mode::Reject, "{text:?}");
-        assert_eq!(
-            settings.spec_fields_kinds,
-            AppsKind::ALL.to_vec(),
-            "{text:?}"
-        );
+        assert_eq!(settings.spec_fields_kinds, APPS_KINDS.to_vec(), "{text:?}");
         assert!(settings.check_last_applied_configuration, "{text:?}");
         assert_eq!(settings.template_labels, Mode::Reject, "{text:?}");
         assert_eq!(
             settings.template_labels_kinds,
-            WorkloadKind::ALL.to_vec(),
+            WORKLOAD_KINDS.to_vec(),
             "{text:?}"
         );
         assert_eq!(

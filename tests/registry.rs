@@ -13,7 +13,6 @@
     clippy::indexing_slicing
 )] // test code may panic
 
-use selector_guard::cluster::Resource;
 use selector_guard::rules::{KINDS, Kind, Operation, Place, RULES, Rule, RuleMode};
 use selector_guard::settings::Settings;
 use serde_json::{Value, json};
@@ -59,7 +58,7 @@ fn every_kind_has_one_row_of_the_kinds_table() {
             let rows = KINDS.iter().filter(|k| k.kind == *kind).count();
             assert_eq!(rows, 1, "{}: {kind:?} has {rows} rows in KINDS", rule.id);
             assert_eq!(
-                Kind::from_gvk(kind.gvk().group, kind.gvk().version, kind.gvk().name),
+                Kind::from_gvk(kind.row().group, kind.row().version, kind.row().name),
                 Some(*kind)
             );
         }
@@ -135,7 +134,7 @@ fn derived_webhook_rules() -> BTreeSet<(String, String, String, String)> {
                 if rule.unregistered.contains(&(*kind, *operation)) {
                     continue;
                 }
-                let gvk = kind.gvk();
+                let gvk = kind.row();
                 out.insert((
                     gvk.group.to_string(),
                     gvk.version.to_string(),
@@ -180,7 +179,7 @@ fn derived_context_aware_resources() -> BTreeSet<(String, String)> {
     RULES
         .iter()
         .flat_map(|rule| rule.cluster_reads.iter())
-        .map(|r: &Resource| (r.api_version().to_string(), r.kind().to_string()))
+        .map(|r: &Kind| (r.api_version().to_string(), r.name().to_string()))
         .collect()
 }
 
@@ -305,7 +304,7 @@ fn rules_table() -> String {
         let reads = if rule.cluster_reads.is_empty() {
             "nothing".to_string()
         } else {
-            list(rule.cluster_reads, |r: &Resource| format!("{}s", r.kind()))
+            list(rule.cluster_reads, |r: &Kind| format!("{}s", r.name()))
         };
         table.push_str(&format!(
             "| [`{id}`](docs/rules/{id}.md) | {summary} | {kinds} ({ops}) | {modes} | `{admission}` | `{ci}` | {reads} | {fires} |\n",

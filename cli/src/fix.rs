@@ -9,9 +9,10 @@
 //!   becomes `tier: "0x2A"`. When that spelling is not a valid value for
 //!   the field (`+1`, `.5`, `~` as a label value), the policy's string is
 //!   written instead, with a note.
-//! - In the maps the patch touches, and in every label map (`labels`,
-//!   `annotations`, `matchLabels`, `nodeSelector`, a Service's or
-//!   ReplicationController's `spec.selector`), plain keys that YAML 1.1
+//! - In the maps the patch touches, and in every label map the policy
+//!   checks (`selector_guard::rules::label_maps`: labels, annotations,
+//!   `matchLabels`, `nodeSelector`, a Service's or ReplicationController's
+//!   `spec.selector`, in the places of each kind), plain keys that YAML 1.1
 //!   reads as a boolean, number or null are quoted (`on:` becomes `"on":`).
 //! - Nothing else changes: edits replace exactly the scalars' text, so
 //!   comments, order, indentation, other documents and line endings stay.
@@ -23,6 +24,7 @@
 //!   something would change. Otherwise files are rewritten (stdin's fixed
 //!   text goes to stdout), then checked again: exit 1 when errors remain.
 
+use selector_guard::rules;
 use selector_guard_host::yaml11::{self, Limits, Node, Schema, Style};
 use serde_json::Value;
 
@@ -181,7 +183,7 @@ pub fn edits(object: &Object, mutated: Option<&Value>) -> Vec<Edit> {
         });
         maps.push(parent.to_owned());
     }
-    label_maps(root, "", &object.value, &mut maps);
+    label_maps(&object.value, &mut maps);
     maps.sort();
     maps.dedup();
     for pointer in maps {
@@ -219,33 +221,25 @@ pub fn edits(object: &Object, mutated: Option<&Value>) -> Vec<Edit> {
     out
 }
 
-/// Pointers of the label maps under `node` (at `pointer`).
-fn label_maps(node: &Node, pointer: &str, object: &Value, out: &mut Vec<String>) {
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    match node {
-        Node::Mapping { entries, .. } => {
-            for entry in entries {
-                let here = format!(
-                    "{pointer}/{}",
-                    entry.key.replace('~', "~0").replace('/', "~1")
-                );
-                let label_map = matches!(
-                    entry.key.as_str(),
-                    "labels" | "annotations" | "matchLabels" | "nodeSelector"
-                ) || (here == "/spec/selector"
-                    && matches!(kind, "Service" | "ReplicationController"));
-                if label_map && matches!(entry.value, Node::Mapping { .. }) {
-                    out.push(here.clone());
-                }
-                label_maps(&entry.value, &here, object, out);
-            }
-        }
-        Node::Sequence { items, .. } => {
-            for (i, item) in items.iter().enumerate() {
-                label_maps(item, &format!("{pointer}/{i}"), object, out);
-            }
-        }
-        Node::Scalar { .. } | Node::Alias { .. } => {}
+/// JSON pointers of the label maps the policy checks in `object`: the
+/// captures of its kind's shape (`selector_guard::rules::label_maps`); of
+/// a kind the policy does not handle, the object's own labels and
+/// annotations, which every kind has.
+fn label_maps(object: &Value, out: &mut Vec<String>) {
+    let text = |key: &str| object.get(key).and_then(Value::as_str).unwrap_or("");
+    let (group, version) = match text("apiVersion").split_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", text("apiVersion")),
+    };
+    let paths = match rules::Kind::from_gvk(group, version, text("kind")) {
+        Some(kind) => rules::label_maps(kind),
+        None => vec!["metadata.labels", "metadata.annotations"],
+    };
+    for path in paths {
+        out.push(
+            path.split('.')
+                .fold(String::new(), |pointer, key| pointer + "/" + key),
+        );
     }
 }
 

@@ -22,22 +22,22 @@
 //! templates keep the two sets apart.
 
 use super::{
-    CHECK_MODES, CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode, WITH_A_CLUSTER,
-    controller_resource, not_checked, workload,
+    CHECK_MODES, CONTROLLER_KINDS, CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode,
+    WITH_A_CLUSTER, not_checked,
 };
+use crate::cluster::Controller;
 use crate::cluster::{self as cluster_reads, Host};
-use crate::cluster::{Controller, Resource};
 use crate::findings::Findings;
 use crate::selector::{self, Labels, Selector};
 use crate::settings::Mode;
-use crate::settings::WorkloadKind;
+
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// The controller under review, as far as this rule reads it.
 #[derive(Debug)]
 pub struct Subject<'a> {
-    pub resource: Resource,
+    pub resource: Kind,
     pub name: &'a str,
     pub uid: &'a str,
     pub selector: Selector<'a>,
@@ -47,7 +47,7 @@ pub struct Subject<'a> {
 /// The object under review as a [`Subject`]; `None` when the rule does not
 /// judge it: it has a controller owner, or a nil or empty selector (which
 /// `templateLabels` and the API server refuse anyway).
-pub fn subject(resource: Resource, object: &Value) -> Option<Subject<'_>> {
+pub fn subject(resource: Kind, object: &Value) -> Option<Subject<'_>> {
     fn text(value: Option<&Value>) -> &str {
         value.and_then(Value::as_str).unwrap_or("")
     }
@@ -69,7 +69,7 @@ pub fn subject(resource: Resource, object: &Value) -> Option<Subject<'_>> {
         .and_then(|m| m.get("labels"));
     let template_labels = selector::parse_labels(labels, "spec.template.metadata.labels").0;
     let selector = selector::of_controller(
-        resource == Resource::ReplicationController,
+        resource == Kind::ReplicationController,
         spec.and_then(|s| s.get("selector")).unwrap_or(&Value::Null),
         &template_labels,
     );
@@ -95,7 +95,7 @@ struct Overlap {
 }
 
 /// The listed controllers, each with its kind, in listing order.
-pub type Listed<'a> = [(Resource, &'a [Controller])];
+pub type Listed<'a> = [(Kind, &'a [Controller])];
 
 /// Every other controller `subject` overlaps and `old` (the object before an
 /// UPDATE) did not, reported by `mode`, one finding per controller.
@@ -113,7 +113,7 @@ pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mo
             )
             .0;
             let selector = selector::of_controller(
-                resource == Resource::ReplicationController,
+                resource == Kind::ReplicationController,
                 &other.spec.selector,
                 &template_labels,
             );
@@ -125,7 +125,7 @@ pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mo
             }
             let name = match other.metadata.controller() {
                 Some(owner) => format!("{} {}", owner.kind, owner.name),
-                None => format!("{} {}", resource.kind(), other.metadata.name),
+                None => format!("{} {}", resource.name(), other.metadata.name),
             };
             if !reported.insert(name.clone()) {
                 continue;
@@ -140,16 +140,16 @@ pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mo
     findings
 }
 
-fn is_itself_or_its_own(subject: &Subject, resource: Resource, other: &Controller) -> bool {
+fn is_itself_or_its_own(subject: &Subject, resource: Kind, other: &Controller) -> bool {
     let same = |uid: &str, kind: &str, name: &str| {
         if !subject.uid.is_empty() && !uid.is_empty() {
             uid == subject.uid
         } else {
-            kind == subject.resource.kind() && name == subject.name
+            kind == subject.resource.name() && name == subject.name
         }
     };
     let meta = &other.metadata;
-    same(&meta.uid, resource.kind(), &meta.name)
+    same(&meta.uid, resource.name(), &meta.name)
         || meta
             .controller()
             .is_some_and(|owner| same(&owner.uid, &owner.kind, &owner.name))
@@ -189,7 +189,7 @@ fn message(
     selector: &Selector,
     template_labels: &Labels,
 ) -> String {
-    let kind = subject.resource.kind();
+    let kind = subject.resource.name();
     let mut clauses = Vec::with_capacity(2);
     if overlap.ours {
         clauses.push(format!(
@@ -205,7 +205,7 @@ fn message(
             matching_labels(selector, &subject.template_labels),
         ));
     }
-    let selector_path = if subject.resource == Resource::ReplicationController {
+    let selector_path = if subject.resource == Kind::ReplicationController {
         "spec.selector"
     } else {
         "spec.selector.matchLabels"
@@ -223,13 +223,7 @@ fn message(
 pub const RULE: Rule = Rule {
     id: "controllerOverlap",
     summary: "a controller whose selector matches another controller's pods, or whose pods another controller's selector matches",
-    kinds: &[
-        workload(WorkloadKind::DaemonSet),
-        workload(WorkloadKind::Deployment),
-        workload(WorkloadKind::ReplicaSet),
-        workload(WorkloadKind::StatefulSet),
-        workload(WorkloadKind::ReplicationController),
-    ],
+    kinds: &CONTROLLER_KINDS,
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
     modes: &CHECK_MODES,
@@ -245,17 +239,15 @@ pub const RULE: Rule = Rule {
         "spec.template.metadata.labels",
         "oldObject (on UPDATE, to report only new overlaps)",
     ],
-    cluster_reads: &Resource::CONTROLLERS,
+    cluster_reads: &CONTROLLER_KINDS,
     reads_old_object: true,
     fires: &WITH_A_CLUSTER,
     enabled: |settings, _| settings.controller_overlap != Mode::Off,
     check: |cx| {
-        let Kind::Workload(kind) = cx.kind else {
+        let resource = cx.kind;
+        if !resource.roles().controller {
             return Findings::default();
-        };
-        let Some(resource) = controller_resource(kind) else {
-            return Findings::default();
-        };
+        }
         let old = cx.request.old.and_then(|old| subject(resource, &old.value));
         match subject(resource, &cx.object.value) {
             Some(subject) => run(
@@ -278,16 +270,15 @@ fn run(
     mode: Mode,
     host: &dyn Host,
 ) -> Findings {
-    let mut lists: Vec<(Resource, Vec<Controller>)> =
-        Vec::with_capacity(Resource::CONTROLLERS.len());
+    let mut lists: Vec<(Kind, Vec<Controller>)> = Vec::with_capacity(CONTROLLER_KINDS.len());
     let mut unread = Vec::new();
-    for resource in Resource::CONTROLLERS {
+    for resource in CONTROLLER_KINDS {
         match cluster_reads::list(host, resource, namespace) {
             Ok(list) => lists.push((resource, list)),
             Err(err) => unread.push(err),
         }
     }
-    let listed: Vec<(Resource, &[Controller])> = lists
+    let listed: Vec<(Kind, &[Controller])> = lists
         .iter()
         .map(|(r, list)| (*r, list.as_slice()))
         .collect();
@@ -317,17 +308,17 @@ mod tests {
     #[test]
     fn the_seeds_daemonset_beside_its_deployment() {
         let daemonset = workload("rng", json!({"app": "rng"}), "");
-        let subject = subject(Resource::DaemonSet, &daemonset).expect("judged");
+        let subject = subject(Kind::DaemonSet, &daemonset).expect("judged");
         let deployments = [controller(workload("rng", json!({"app": "rng"}), "d-1"))];
         let replicasets = [controller(json!({
             "metadata": {"name": "rng-54f57d4d49", "uid": "r-1",
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "rng", "uid": "d-1", "controller": true}]},
             "spec": {"selector": {"matchLabels": {"app": "rng", "pod-template-hash": "54f57d4d49"}},
                      "template": {"metadata": {"labels": {"app": "rng", "pod-template-hash": "54f57d4d49"}}}}}))];
-        let listed: Vec<(Resource, &[Controller])> = vec![
-            (Resource::DaemonSet, &[]),
-            (Resource::Deployment, &deployments),
-            (Resource::ReplicaSet, &replicasets),
+        let listed: Vec<(Kind, &[Controller])> = vec![
+            (Kind::DaemonSet, &[]),
+            (Kind::Deployment, &deployments),
+            (Kind::ReplicaSet, &replicasets),
         ];
         let findings = check(&subject, None, &listed, Mode::Reject);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
@@ -345,19 +336,19 @@ mod tests {
     #[test]
     fn canaries_do_not_overlap() {
         let canary = workload("web-canary", json!({"app": "web", "track": "canary"}), "c");
-        let subject = subject(Resource::Deployment, &canary).expect("judged");
+        let subject = subject(Kind::Deployment, &canary).expect("judged");
         let stable = [controller(workload(
             "web",
             json!({"app": "web", "track": "stable"}),
             "s",
         ))];
-        let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &stable)];
+        let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &stable)];
         assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
         // Without `track` in the stable selector, its selector takes the canary's pods.
         let loose = [controller(json!({"metadata": {"name": "web"},
             "spec": {"selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": {"app": "web", "track": "stable"}}}}}))];
-        let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &loose)];
+        let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &loose)];
         let findings = check(&subject, None, &listed, Mode::Warn);
         assert_eq!(findings.warnings.len(), 1);
         assert!(findings.warnings[0].message.starts_with(
@@ -368,7 +359,7 @@ mod tests {
     #[test]
     fn itself_its_own_replicasets_and_owned_subjects_are_skipped() {
         let deployment = workload("rng", json!({"app": "rng"}), "d-1");
-        let subject = subject(Resource::Deployment, &deployment).expect("judged");
+        let subject = subject(Kind::Deployment, &deployment).expect("judged");
         let same_uid = [controller(workload(
             "renamed",
             json!({"app": "rng"}),
@@ -377,25 +368,23 @@ mod tests {
         let own_rs = [controller(json!({
             "metadata": {"name": "rng-1", "ownerReferences": [{"kind": "Deployment", "name": "rng", "uid": "d-1", "controller": true}]},
             "spec": {"selector": {"matchLabels": {"app": "rng"}}, "template": {"metadata": {"labels": {"app": "rng"}}}}}))];
-        let listed: Vec<(Resource, &[Controller])> = vec![
-            (Resource::Deployment, &same_uid),
-            (Resource::ReplicaSet, &own_rs),
-        ];
+        let listed: Vec<(Kind, &[Controller])> =
+            vec![(Kind::Deployment, &same_uid), (Kind::ReplicaSet, &own_rs)];
         assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
         // Without uids (a CREATE), kind and name identify it.
         let created = workload("rng", json!({"app": "rng"}), "");
-        let subject = super::subject(Resource::Deployment, &created).expect("judged");
+        let subject = super::subject(Kind::Deployment, &created).expect("judged");
         let listed_self = [controller(workload("rng", json!({"app": "rng"}), ""))];
-        let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &listed_self)];
+        let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &listed_self)];
         assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
         let mut owned = workload("rng-1", json!({"app": "rng"}), "r");
         owned["metadata"]["ownerReferences"] =
             json!([{"kind": "Deployment", "name": "rng", "controller": true}]);
-        assert!(super::subject(Resource::ReplicaSet, &owned).is_none());
+        assert!(super::subject(Kind::ReplicaSet, &owned).is_none());
         let nil = json!({"metadata": {"name": "x"}, "spec": {}});
-        assert!(super::subject(Resource::Deployment, &nil).is_none());
+        assert!(super::subject(Kind::Deployment, &nil).is_none());
         let empty = json!({"metadata": {"name": "x"}, "spec": {"selector": {}}});
-        assert!(super::subject(Resource::Deployment, &empty).is_none());
+        assert!(super::subject(Kind::Deployment, &empty).is_none());
     }
 
     #[test]
@@ -405,13 +394,13 @@ mod tests {
             "spec": {"selector": {"matchLabels": {"app": "a"}},
                      "template": {"metadata": {"labels": {"app": "a", "tier": "web"}}}}});
         let (old, new) = (
-            subject(Resource::Deployment, &before).expect("judged"),
-            subject(Resource::Deployment, &after).expect("judged"),
+            subject(Kind::Deployment, &before).expect("judged"),
+            subject(Kind::Deployment, &after).expect("judged"),
         );
         let by_tier = [controller(json!({"metadata": {"name": "web", "uid": "w"},
             "spec": {"selector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]},
                      "template": {"metadata": {"labels": {"tier": "web", "app": "web"}}}}}))];
-        let listed: Vec<(Resource, &[Controller])> = vec![(Resource::Deployment, &by_tier)];
+        let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &by_tier)];
         let findings = check(&new, Some(&old), &listed, Mode::Reject);
         assert_eq!(findings.violations.len(), 1);
         assert!(findings.violations[0].message.starts_with(
@@ -425,11 +414,10 @@ mod tests {
     fn a_replicationcontroller_without_selector_uses_its_template_labels() {
         let rc = json!({"metadata": {"name": "echo"},
             "spec": {"template": {"metadata": {"labels": {"app": "echo"}}}}});
-        let subject = subject(Resource::ReplicationController, &rc).expect("judged");
+        let subject = subject(Kind::ReplicationController, &rc).expect("judged");
         let others = [controller(json!({"metadata": {"name": "echo2"},
             "spec": {"selector": {"app": "echo"}, "template": {"metadata": {"labels": {"app": "echo", "v": "2"}}}}}))];
-        let listed: Vec<(Resource, &[Controller])> =
-            vec![(Resource::ReplicationController, &others)];
+        let listed: Vec<(Kind, &[Controller])> = vec![(Kind::ReplicationController, &others)];
         let findings = check(&subject, None, &listed, Mode::Warn);
         assert_eq!(findings.warnings.len(), 1);
         assert!(

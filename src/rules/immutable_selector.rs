@@ -13,11 +13,11 @@
 //! `helm.sh/chart`): a chart that selects on them installs, then fails on
 //! every upgrade.
 
-use super::{CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload};
+use super::{CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode};
 use crate::findings::{FieldError, Finding, Findings};
 use crate::labels::label_string;
 use crate::selector;
-use crate::settings::{Mode, MutateMode, Settings, WorkloadKind};
+use crate::settings::{Mode, MutateMode, Settings};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -25,24 +25,15 @@ const SELECTOR: &str = "spec.selector";
 
 /// Whether `kind`'s selector is immutable (a ReplicationController's and a
 /// CronJob's are not: the first may change, the second has none).
-pub fn applies_to(kind: WorkloadKind) -> bool {
+pub fn applies_to(kind: Kind) -> bool {
     matches!(
         kind,
-        WorkloadKind::DaemonSet
-            | WorkloadKind::Deployment
-            | WorkloadKind::ReplicaSet
-            | WorkloadKind::StatefulSet
-            | WorkloadKind::Job
+        Kind::DaemonSet | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet | Kind::Job
     )
 }
 
 /// The findings for `object` (and, on UPDATE, `old`, the object before).
-pub fn check(
-    kind: WorkloadKind,
-    object: &Value,
-    old: Option<&Value>,
-    settings: &Settings,
-) -> Findings {
+pub fn check(kind: Kind, object: &Value, old: Option<&Value>, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.immutable_selector;
     if mode == Mode::Off || !applies_to(kind) {
@@ -67,7 +58,7 @@ pub fn check(
         .get("spec")
         .and_then(|spec| spec.get("manualSelector"))
         == Some(&Value::Bool(true));
-    if kind != WorkloadKind::Job || manual {
+    if kind != Kind::Job || manual {
         findings.warnings.extend(volatile_keys(&new, settings));
     }
     let Some(old) = old.map(selector_of) else {
@@ -82,7 +73,7 @@ pub fn check(
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("NAME");
-    let kind_name = super::Kind::Workload(kind).name();
+    let kind_name = kind.name();
     findings.report(
         mode,
         SELECTOR,
@@ -270,11 +261,11 @@ pub const RULE: Rule = Rule {
     id: "immutableSelector",
     summary: "a workload UPDATE that changes its immutable spec.selector, and selectors on labels whose values change with every release",
     kinds: &[
-        workload(WorkloadKind::DaemonSet),
-        workload(WorkloadKind::Deployment),
-        workload(WorkloadKind::ReplicaSet),
-        workload(WorkloadKind::StatefulSet),
-        workload(WorkloadKind::Job),
+        Kind::DaemonSet,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::Job,
     ],
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
@@ -292,16 +283,10 @@ pub const RULE: Rule = Rule {
     cluster_reads: &[],
     reads_old_object: true,
     fires: &EVERYWHERE,
-    enabled: |settings, kind| match kind {
-        Kind::Workload(w) => settings.immutable_selector != Mode::Off && applies_to(w),
-        _ => false,
-    },
-    check: |cx| match cx.kind {
-        Kind::Workload(w) => {
-            let old = cx.request.old.map(|old| &old.value);
-            check(w, &cx.object.value, old, cx.settings)
-        }
-        _ => Findings::default(),
+    enabled: |settings, kind| settings.immutable_selector != Mode::Off && applies_to(kind),
+    check: |cx| {
+        let old = cx.request.old.map(|old| &old.value);
+        check(cx.kind, &cx.object.value, old, cx.settings)
     },
 };
 
@@ -326,7 +311,7 @@ mod tests {
             volatile_selector_labels: vec![],
             ..Settings::default()
         };
-        let findings = check(WorkloadKind::Deployment, &new, Some(&old), &settings);
+        let findings = check(Kind::Deployment, &new, Some(&old), &settings);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
         let message = &findings.violations[0].message;
         assert!(message.starts_with("spec.selector: Invalid value: {\"matchLabels\":{\"app.kubernetes.io/name\":\"checker\",\"app.kubernetes.io/version\":\"v0.3.2\"}}: field is immutable: the API server refuses this update (matchLabels[app.kubernetes.io/version] changed from \"v0.3.1\" to \"v0.3.2\")"), "{message}");
@@ -342,18 +327,13 @@ mod tests {
     fn converted_match_labels_compare_as_strings() {
         let old = deployment(json!({"matchLabels": {"app": "a", "v": "1", "n": ""}}));
         let new = deployment(json!({"matchLabels": {"app": "a", "v": 1, "n": null}}));
-        let findings = check(
-            WorkloadKind::Deployment,
-            &new,
-            Some(&old),
-            &Settings::default(),
-        );
+        let findings = check(Kind::Deployment, &new, Some(&old), &Settings::default());
         assert!(findings.is_empty(), "{findings:?}");
         let settings = Settings {
             label_map_values: MutateMode::Off,
             ..Settings::default()
         };
-        let findings = check(WorkloadKind::Deployment, &new, Some(&old), &settings);
+        let findings = check(Kind::Deployment, &new, Some(&old), &settings);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
         assert!(
             findings.violations[0]
@@ -363,12 +343,7 @@ mod tests {
         );
         // A real change is still one.
         let changed = deployment(json!({"matchLabels": {"app": "a", "v": 2, "n": null}}));
-        let findings = check(
-            WorkloadKind::Deployment,
-            &changed,
-            Some(&old),
-            &Settings::default(),
-        );
+        let findings = check(Kind::Deployment, &changed, Some(&old), &Settings::default());
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
     }
 
@@ -392,7 +367,7 @@ mod tests {
         for (old, new) in same {
             assert!(
                 check(
-                    WorkloadKind::Deployment,
+                    Kind::Deployment,
                     &deployment(new),
                     Some(&deployment(old)),
                     &settings
@@ -402,7 +377,7 @@ mod tests {
         }
         let e = |values: Value| json!({"matchExpressions": [{"key": "t", "operator": "In", "values": values}]});
         let reordered = check(
-            WorkloadKind::Deployment,
+            Kind::Deployment,
             &deployment(e(json!(["b", "a"]))),
             Some(&deployment(e(json!(["a", "b"])))),
             &settings,
@@ -414,7 +389,7 @@ mod tests {
                 .contains("only the order of matchExpressions or of their values changed")
         );
         let changed = check(
-            WorkloadKind::StatefulSet,
+            Kind::StatefulSet,
             &deployment(e(json!(["c"]))),
             Some(&deployment(e(json!(["a"])))),
             &settings,
@@ -427,7 +402,7 @@ mod tests {
         // Not immutable, or not checked.
         assert!(
             check(
-                WorkloadKind::ReplicationController,
+                Kind::ReplicationController,
                 &deployment(e(json!(["c"]))),
                 Some(&deployment(e(json!(["a"])))),
                 &settings
@@ -440,7 +415,7 @@ mod tests {
         };
         assert!(
             check(
-                WorkloadKind::Deployment,
+                Kind::Deployment,
                 &deployment(e(json!(["c"]))),
                 Some(&deployment(e(json!(["a"])))),
                 &off
@@ -454,7 +429,7 @@ mod tests {
         let selector = json!({"matchLabels": {"app": "x", "helm.sh/chart": "x-1.0"},
                               "matchExpressions": [{"key": "app.kubernetes.io/version", "operator": "Exists"}]});
         let findings = check(
-            WorkloadKind::Deployment,
+            Kind::Deployment,
             &deployment(selector.clone()),
             None,
             &Settings::default(),
@@ -473,38 +448,17 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(
-            check(
-                WorkloadKind::Deployment,
-                &deployment(selector.clone()),
-                None,
-                &warn
-            )
-            .warnings
-            .len(),
+            check(Kind::Deployment, &deployment(selector.clone()), None, &warn)
+                .warnings
+                .len(),
             2
         );
         let off = Settings {
             immutable_selector: Mode::Off,
             ..Settings::default()
         };
-        assert!(
-            check(
-                WorkloadKind::Deployment,
-                &deployment(selector.clone()),
-                None,
-                &off
-            )
-            .is_empty()
-        );
+        assert!(check(Kind::Deployment, &deployment(selector.clone()), None, &off).is_empty());
         // A Job's generated selector is none of the user's business.
-        assert!(
-            check(
-                WorkloadKind::Job,
-                &deployment(selector),
-                None,
-                &Settings::default()
-            )
-            .is_empty()
-        );
+        assert!(check(Kind::Job, &deployment(selector), None, &Settings::default()).is_empty());
     }
 }

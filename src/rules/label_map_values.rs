@@ -20,7 +20,6 @@
 
 use super::{
     CONVERT_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode,
-    workload,
 };
 use crate::findings::{Action, FieldError, Finding, Findings, Shown};
 use crate::labels::{
@@ -28,7 +27,7 @@ use crate::labels::{
     map_value_errors, must_be_strings, not_a_string, shown_as_string, yaml_trap,
 };
 use crate::object::{Captured, Edits, Object, type_name_of, value_of};
-use crate::settings::WorkloadKind;
+
 use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -308,13 +307,13 @@ pub const RULE: Rule = Rule {
     id: "labelMapValues",
     summary: "label, annotation, nodeSelector and matchLabels values that YAML 1.1 made booleans or numbers, made strings again",
     kinds: &[
-        workload(WorkloadKind::DaemonSet),
-        workload(WorkloadKind::Deployment),
-        workload(WorkloadKind::ReplicaSet),
-        workload(WorkloadKind::StatefulSet),
-        workload(WorkloadKind::ReplicationController),
-        workload(WorkloadKind::Job),
-        workload(WorkloadKind::CronJob),
+        Kind::DaemonSet,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::ReplicationController,
+        Kind::Job,
+        Kind::CronJob,
         Kind::Service,
         Kind::Pod,
     ],
@@ -348,7 +347,6 @@ pub const RULE: Rule = Rule {
 mod tests {
     use super::*;
     use crate::rules::{Kind, shape};
-    use crate::settings::WorkloadKind;
 
     fn run(kind: Kind, text: &str, mode: MutateMode) -> (Findings, Option<String>) {
         let object = Object::decode(text, shape(kind)).expect("JSON");
@@ -364,7 +362,7 @@ mod tests {
         (findings, edited)
     }
 
-    const DEPLOYMENT: Kind = Kind::Workload(WorkloadKind::Deployment);
+    const DEPLOYMENT: Kind = Kind::Deployment;
 
     #[test]
     fn every_map_of_a_workload_is_edited_in_place() {
@@ -474,10 +472,7 @@ mod tests {
     /// A Service's selector and a ReplicationController's belong to Rule 3.
     #[test]
     fn selectors_of_rule_3_are_left_to_it() {
-        for kind in [
-            Kind::Service,
-            Kind::Workload(WorkloadKind::ReplicationController),
-        ] {
+        for kind in [Kind::Service, Kind::ReplicationController] {
             let (findings, _) = run(
                 kind,
                 r#"{"spec": {"selector": {"a": true}}}"#,

@@ -15,82 +15,13 @@ pub mod service_selector_change;
 pub mod spec_fields;
 pub mod template_labels;
 
-use crate::cluster::{Host, Resource, Unread};
+use crate::cluster::{Host, Unread};
 use crate::findings::{FieldError, Finding, Findings};
+pub use crate::kinds::{APPS_KINDS, CONTROLLER_KINDS, KINDS, Kind, WORKLOAD_KINDS};
 use crate::labels::MapValues;
 use crate::object::{Capture, Object, Shape};
-use crate::settings::{AppsKind, Settings, WorkloadKind};
-use k8s_openapi::Resource as ApiResource;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
+use crate::settings::Settings;
 use serde_json::Value;
-
-/// The kinds this policy handles. Everything else is accepted untouched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Workload(WorkloadKind),
-    Service,
-    /// `labelMapValues` (shift-left: the metadata registers Pods for UPDATE
-    /// only) and `podLabelChange` (UPDATE) read Pods.
-    Pod,
-}
-
-/// A kind's API coordinates, from k8s-openapi's `Resource` constants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Gvk {
-    pub kind: Kind,
-    /// `""` for the core group.
-    pub group: &'static str,
-    pub version: &'static str,
-    pub name: &'static str,
-    /// The resource, as RBAC and webhook rules name it (`daemonsets`).
-    pub plural: &'static str,
-}
-
-const fn gvk<R: ApiResource>(kind: Kind) -> Gvk {
-    Gvk {
-        kind,
-        group: R::GROUP,
-        version: R::VERSION,
-        name: R::KIND,
-        plural: R::URL_PATH_SEGMENT,
-    }
-}
-
-/// The one table of the kinds this policy handles.
-pub const KINDS: [Gvk; 9] = [
-    gvk::<DaemonSet>(Kind::Workload(WorkloadKind::DaemonSet)),
-    gvk::<Deployment>(Kind::Workload(WorkloadKind::Deployment)),
-    gvk::<ReplicaSet>(Kind::Workload(WorkloadKind::ReplicaSet)),
-    gvk::<StatefulSet>(Kind::Workload(WorkloadKind::StatefulSet)),
-    gvk::<ReplicationController>(Kind::Workload(WorkloadKind::ReplicationController)),
-    gvk::<Job>(Kind::Workload(WorkloadKind::Job)),
-    gvk::<CronJob>(Kind::Workload(WorkloadKind::CronJob)),
-    gvk::<Service>(Kind::Service),
-    gvk::<Pod>(Kind::Pod),
-];
-
-impl Kind {
-    /// Resolves a request's `kind` (group, version, kind).
-    pub fn from_gvk(group: &str, version: &str, kind: &str) -> Option<Kind> {
-        KINDS
-            .iter()
-            .find(|k| k.group == group && k.version == version && k.name == kind)
-            .map(|k| k.kind)
-    }
-
-    /// The kind's row of [`KINDS`].
-    pub fn gvk(self) -> &'static Gvk {
-        // Every Kind has a row (a test checks); the first is a safe default.
-        let found = KINDS.iter().find(|k| k.kind == self);
-        found.unwrap_or(&KINDS[0])
-    }
-
-    pub fn name(self) -> &'static str {
-        self.gvk().name
-    }
-}
 
 /// A `map[string]string` field at `path`, captured for `labelMapValues` (or
 /// Rule 3, for [`MapValues::Selector`]); `then` is what rules read of it.
@@ -176,16 +107,34 @@ pub fn shape(kind: Kind) -> Shape {
     match kind {
         Kind::Service => SERVICE,
         Kind::Pod => POD,
-        Kind::Workload(WorkloadKind::ReplicationController) => REPLICATION_CONTROLLER,
-        Kind::Workload(
-            WorkloadKind::DaemonSet
-            | WorkloadKind::Deployment
-            | WorkloadKind::ReplicaSet
-            | WorkloadKind::StatefulSet,
-        ) => APPS,
-        Kind::Workload(WorkloadKind::CronJob) => CRON_JOB,
-        Kind::Workload(WorkloadKind::Job) => JOB,
+        Kind::ReplicationController => REPLICATION_CONTROLLER,
+        Kind::DaemonSet | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => APPS,
+        Kind::CronJob => CRON_JOB,
+        Kind::Job => JOB,
     }
+}
+
+/// The `map[string]string` fields of `kind` whose values and keys the
+/// string rules check (`labelMapValues`, and `serviceSelectorValues` for
+/// [`MapValues::Selector`]), as field paths: the captures of its shape.
+pub fn label_maps(kind: Kind) -> Vec<&'static str> {
+    fn walk(shape: &Shape, out: &mut Vec<&'static str>) {
+        match shape {
+            Shape::All | Shape::Present => {}
+            Shape::Captured(capture) => {
+                out.push(capture.path);
+                walk(capture.then, out);
+            }
+            Shape::Fields(fields) | Shape::Open(fields) => {
+                for (_, field) in *fields {
+                    walk(field, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&shape(kind), &mut out);
+    out
 }
 
 /// A Service.
@@ -363,7 +312,7 @@ pub struct Rule {
     /// The parts of the object it reads.
     pub reads: &'static [&'static str],
     /// What it reads of the cluster (only with a context-aware grant).
-    pub cluster_reads: &'static [Resource],
+    pub cluster_reads: &'static [Kind],
     /// Whether it compares the object with `oldObject` on UPDATE.
     pub reads_old_object: bool,
     /// Where it can fire, and why not elsewhere.
@@ -519,29 +468,6 @@ pub fn compares_with_old(kind: Kind, settings: &Settings) -> bool {
     })
 }
 
-/// The apps/v1 kinds, whose specs `spec_fields` compares.
-pub fn apps_kind(kind: WorkloadKind) -> Option<AppsKind> {
-    match kind {
-        WorkloadKind::DaemonSet => Some(AppsKind::DaemonSet),
-        WorkloadKind::Deployment => Some(AppsKind::Deployment),
-        WorkloadKind::ReplicaSet => Some(AppsKind::ReplicaSet),
-        WorkloadKind::StatefulSet => Some(AppsKind::StatefulSet),
-        WorkloadKind::ReplicationController | WorkloadKind::Job | WorkloadKind::CronJob => None,
-    }
-}
-
-/// The kinds `controllerOverlap` judges (Jobs get generated selectors).
-pub fn controller_resource(kind: WorkloadKind) -> Option<Resource> {
-    match kind {
-        WorkloadKind::DaemonSet => Some(Resource::DaemonSet),
-        WorkloadKind::Deployment => Some(Resource::Deployment),
-        WorkloadKind::ReplicaSet => Some(Resource::ReplicaSet),
-        WorkloadKind::StatefulSet => Some(Resource::StatefulSet),
-        WorkloadKind::ReplicationController => Some(Resource::ReplicationController),
-        WorkloadKind::Job | WorkloadKind::CronJob => None,
-    }
-}
-
 /// The one warning of a rule whose reads failed.
 pub fn not_checked(rule: &str, unread: &[Unread]) -> Finding {
     let reasons: Vec<String> = unread.iter().map(Unread::to_string).collect();
@@ -550,30 +476,6 @@ pub fn not_checked(rule: &str, unread: &[Unread]) -> Finding {
         format!("{rule} could not be checked: {}", reasons.join("; ")),
     )
 }
-
-/// The workload kinds, as the [`Kind`]s rules declare.
-pub const fn workload(kind: WorkloadKind) -> Kind {
-    Kind::Workload(kind)
-}
-
-/// DaemonSet, Deployment, ReplicaSet and StatefulSet.
-pub const APPS_KINDS: [Kind; 4] = [
-    workload(WorkloadKind::DaemonSet),
-    workload(WorkloadKind::Deployment),
-    workload(WorkloadKind::ReplicaSet),
-    workload(WorkloadKind::StatefulSet),
-];
-
-/// Every workload kind.
-pub const WORKLOAD_KINDS: [Kind; 7] = [
-    workload(WorkloadKind::DaemonSet),
-    workload(WorkloadKind::Deployment),
-    workload(WorkloadKind::ReplicaSet),
-    workload(WorkloadKind::StatefulSet),
-    workload(WorkloadKind::ReplicationController),
-    workload(WorkloadKind::Job),
-    workload(WorkloadKind::CronJob),
-];
 
 /// The modes of a rule that checks: its findings reject, warn, or it is off.
 pub const CHECK_MODES: [RuleMode; 3] = [RuleMode::Reject, RuleMode::Warn, RuleMode::Off];
@@ -646,24 +548,8 @@ mod tests {
     }
 
     #[test]
-    fn kinds_resolve_by_group_version_kind() {
-        assert_eq!(
-            Kind::from_gvk("apps", "v1", "DaemonSet"),
-            Some(Kind::Workload(WorkloadKind::DaemonSet))
-        );
-        assert_eq!(Kind::from_gvk("", "v1", "Service"), Some(Kind::Service));
-        assert_eq!(
-            Kind::from_gvk("batch", "v1", "Job"),
-            Some(Kind::Workload(WorkloadKind::Job))
-        );
-        assert_eq!(Kind::from_gvk("extensions", "v1beta1", "DaemonSet"), None);
-        assert_eq!(Kind::from_gvk("", "v1", "Pod"), Some(Kind::Pod));
-        assert_eq!(Kind::from_gvk("", "v1", "Namespace"), None);
-    }
-
-    #[test]
     fn a_malformed_spec_is_reported_once_for_all_rules() {
-        let kind = Kind::Workload(WorkloadKind::DaemonSet);
+        let kind = Kind::DaemonSet;
         let text = json!({"spec": "x"}).to_string();
         let object = Object::decode(&text, shape(kind)).expect("JSON");
         let findings = run(kind, &object, &Settings::default());
@@ -678,7 +564,7 @@ mod tests {
     /// reported once.
     #[test]
     fn malformed_annotations_are_reported_once() {
-        let kind = Kind::Workload(WorkloadKind::Deployment);
+        let kind = Kind::Deployment;
         let text = json!({"metadata": {"name": "a", "annotations": ["x"]},
             "spec": {"selector": {"matchLabels": {"app": "a"}},
                      "template": {"metadata": {"labels": {"app": "a"}}}}})
@@ -697,7 +583,7 @@ mod tests {
     /// object and its shaped decode get the same findings.
     #[test]
     fn shapes_cover_what_the_rules_read() {
-        let fields: Vec<(String, Value)> = spec_fields::foreign_fields(AppsKind::ReplicaSet)
+        let fields: Vec<(String, Value)> = spec_fields::foreign_fields(Kind::ReplicaSet)
             .chain(["replicas"])
             .map(|f| (f.to_string(), json!(null)))
             .collect();
@@ -722,24 +608,21 @@ mod tests {
         });
         let service =
             json!({"metadata": {"name": "n"}, "spec": {"selector": {"a": true, "b": "-x"}}});
-        let kinds = WorkloadKind::ALL;
+        let kinds = WORKLOAD_KINDS;
         let settings = Settings {
             template_labels_kinds: kinds.to_vec(),
             ..Settings::default()
         };
-        let mut cases: Vec<(Kind, Value)> = kinds
-            .iter()
-            .map(|&w| (Kind::Workload(w), object.clone()))
-            .collect();
-        cases.retain(|(kind, _)| *kind != Kind::Workload(WorkloadKind::CronJob));
+        let mut cases: Vec<(Kind, Value)> = kinds.iter().map(|&w| (w, object.clone())).collect();
+        cases.retain(|(kind, _)| *kind != Kind::CronJob);
         cases.push((
-            Kind::Workload(WorkloadKind::CronJob),
+            Kind::CronJob,
             json!({"metadata": {"name": "c"}, "spec": {"schedule": "* * * * *",
                 "jobTemplate": {"spec": spec_of(&fields)}}}),
         ));
         cases.push((Kind::Service, service.clone()));
         cases.push((
-            Kind::Workload(WorkloadKind::ReplicationController),
+            Kind::ReplicationController,
             json!({"spec": {"selector": {"app": "b", "x": 1}, "template": {"metadata": {"labels": {"app": "c"}}}}}),
         ));
         for (kind, full) in cases {
@@ -753,6 +636,20 @@ mod tests {
             let expected = run(kind, &whole, &settings);
             assert!(!expected.is_empty(), "{kind:?}: the case finds something");
             assert_eq!(run(kind, &shaped, &settings), expected, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn label_maps_are_the_captures_of_a_shape() {
+        assert_eq!(
+            label_maps(Kind::Service),
+            ["metadata.labels", "metadata.annotations", "spec.selector"]
+        );
+        let cron = label_maps(Kind::CronJob);
+        assert!(cron.contains(&"spec.jobTemplate.spec.template.spec.nodeSelector"));
+        assert!(cron.contains(&"spec.jobTemplate.metadata.labels"));
+        for kind in APPS_KINDS {
+            assert!(label_maps(kind).contains(&"spec.selector.matchLabels"));
         }
     }
 

@@ -11,7 +11,7 @@
 
 use super::{Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked};
 use crate::cluster::{self, Host};
-use crate::cluster::{Controller, OwnerReference, Resource, Service};
+use crate::cluster::{Controller, OwnerReference, Service};
 use crate::findings::{Finding, Findings};
 use crate::object::Object;
 use crate::selector::{self, Labels, Selector};
@@ -47,7 +47,7 @@ pub fn check_controller(
     old: &Labels,
     new: &Labels,
     owner: &OwnerReference,
-    resource: Resource,
+    resource: Kind,
     controller: &Controller,
 ) -> Option<String> {
     let uid = controller.metadata.uid.as_str();
@@ -61,14 +61,14 @@ pub fn check_controller(
     )
     .0;
     let selector = selector::of_controller(
-        resource == Resource::ReplicationController,
+        resource == Kind::ReplicationController,
         &controller.spec.selector,
         &template_labels,
     );
     if !selector.matches(old) || selector.matches(new) {
         return None;
     }
-    let kind = resource.kind();
+    let kind = resource.name();
     let restore: Vec<String> = selector
         .unsatisfied(new)
         .filter_map(|r| old.get(r.key).map(|value| format!("{}={value}", r.key)))
@@ -137,12 +137,12 @@ pub const RULE: Rule = Rule {
         "oldObject.metadata.labels",
     ],
     cluster_reads: &[
-        Resource::Service,
-        Resource::ReplicaSet,
-        Resource::DaemonSet,
-        Resource::StatefulSet,
-        Resource::ReplicationController,
-        Resource::Job,
+        Kind::Service,
+        Kind::ReplicaSet,
+        Kind::DaemonSet,
+        Kind::StatefulSet,
+        Kind::ReplicationController,
+        Kind::Job,
     ],
     reads_old_object: true,
     fires: &WITH_A_CLUSTER,
@@ -179,7 +179,9 @@ fn run(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findi
         .and_then(|metadata| cluster::from_value::<cluster::Metadata>(metadata).ok())
         .and_then(|m| m.controller().cloned())
         .and_then(|owner| {
-            Resource::pod_owner(&owner.api_version, &owner.kind).map(|resource| (owner, resource))
+            Kind::from_api_version(&owner.api_version, &owner.kind)
+                .filter(|kind| kind.roles().pod_owner)
+                .map(|resource| (owner, resource))
         });
     if let Some((owner, resource)) = owner {
         match cluster::get::<Controller>(host, resource, &owner.name, namespace) {
@@ -189,7 +191,7 @@ fn run(object: &Object, old: &Object, namespace: &str, host: &dyn Host) -> Findi
             Err(err) => unread.push(err),
         }
     }
-    match cluster::list::<Service>(host, Resource::Service, namespace) {
+    match cluster::list::<Service>(host, Kind::Service, namespace) {
         Ok(services) => warnings.extend(check_services(&old, &new, &services)),
         Err(err) => unread.push(err),
     }
@@ -242,7 +244,7 @@ mod tests {
             &labels(&old),
             &labels(&new),
             &owner("r-1"),
-            Resource::ReplicaSet,
+            Kind::ReplicaSet,
             &replicaset(),
         );
         assert_eq!(
@@ -260,7 +262,7 @@ mod tests {
                 &labels(&old),
                 &labels(&new),
                 &owner("other"),
-                Resource::ReplicaSet,
+                Kind::ReplicaSet,
                 &replicaset()
             ),
             None
@@ -272,7 +274,7 @@ mod tests {
                 &labels(&old),
                 &labels(&relabeled),
                 &owner("r-1"),
-                Resource::ReplicaSet,
+                Kind::ReplicaSet,
                 &replicaset()
             ),
             None

@@ -9,13 +9,11 @@
 //! check itself is [`label_map_values::check_map`], which `labelMapValues`
 //! runs on every other label-valued map.
 
-use super::{
-    CONVERT_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode, workload,
-};
+use super::{CONVERT_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode};
 use super::{label_map_values, lookup};
 use crate::findings::{FieldError, Findings};
 use crate::object::{MapValues, Object};
-use crate::settings::WorkloadKind;
+
 use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
 
@@ -60,7 +58,7 @@ pub fn check(object: &Object, settings: &Settings, details: bool) -> Findings {
 pub const RULE: Rule = Rule {
     id: "serviceSelectorValues",
     summary: "Service and ReplicationController selector values that YAML 1.1 made booleans or numbers (active: yes), made strings again",
-    kinds: &[Kind::Service, workload(WorkloadKind::ReplicationController)],
+    kinds: &[Kind::Service, Kind::ReplicationController],
     operations: &CREATE_AND_UPDATE,
     unregistered: &[],
     modes: &CONVERT_MODES,

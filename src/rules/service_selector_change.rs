@@ -12,8 +12,8 @@
 use super::{
     CHECK_MODES, Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked,
 };
+use crate::cluster;
 use crate::cluster::Pod;
-use crate::cluster::{self, Resource};
 use crate::findings::Findings;
 use crate::object::Object;
 use crate::selector::{self, Labels, Selector};
@@ -109,7 +109,7 @@ pub const RULE: Rule = Rule {
     },
     options: &[],
     reads: &["spec.selector", "spec.type", "oldObject.spec.selector"],
-    cluster_reads: &[Resource::Pod],
+    cluster_reads: &[Kind::Pod],
     reads_old_object: true,
     fires: &WITH_A_CLUSTER,
     enabled: |settings, _| settings.service_selector_change != Mode::Off,
@@ -148,7 +148,7 @@ fn run(
     let Some(change) = change(old_selector.as_ref(), new_selector.as_ref(), service_type) else {
         return Findings::default();
     };
-    match cluster::list(host, Resource::Pod, namespace) {
+    match cluster::list(host, Kind::Pod, namespace) {
         Ok(pods) => check(&change, &pods, namespace, mode),
         Err(unread) => Findings {
             warnings: vec![not_checked(RULE.id, &[unread])],

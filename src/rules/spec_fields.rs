@@ -17,12 +17,11 @@
 use super::lookup;
 use super::{
     APPS_KINDS, CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Rule, RuleMode,
-    apps_kind,
 };
 use crate::findings::{Action, ErrorKind, FieldError, Finding, Findings};
 use crate::labels::{MapValues, expected_map};
 use crate::object::Key;
-use crate::settings::{AppsKind, Mode, Settings};
+use crate::settings::{Mode, Settings};
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
@@ -47,28 +46,28 @@ const SIBLING_FIELDS: [&str; 11] = [
 ];
 
 /// Whether `kind`'s spec has `field` (of [`SIBLING_FIELDS`]).
-fn has(kind: AppsKind, field: &str) -> bool {
+fn has(kind: Kind, field: &str) -> bool {
     match kind {
-        AppsKind::DaemonSet => matches!(field, "updateStrategy" | "revisionHistoryLimit"),
-        AppsKind::Deployment => matches!(
+        Kind::DaemonSet => matches!(field, "updateStrategy" | "revisionHistoryLimit"),
+        Kind::Deployment => matches!(
             field,
             "replicas" | "strategy" | "paused" | "progressDeadlineSeconds" | "revisionHistoryLimit"
         ),
-        AppsKind::ReplicaSet => field == "replicas",
-        AppsKind::StatefulSet => {
-            !matches!(field, "strategy" | "paused" | "progressDeadlineSeconds")
-        }
+        Kind::ReplicaSet => field == "replicas",
+        Kind::StatefulSet => !matches!(field, "strategy" | "paused" | "progressDeadlineSeconds"),
+        // Not an apps/v1 workload: not judged.
+        _ => true,
     }
 }
 
 /// The fields `kind`'s spec lacks and a sibling's has, in message order.
-pub fn foreign_fields(kind: AppsKind) -> impl Iterator<Item = &'static str> {
+pub fn foreign_fields(kind: Kind) -> impl Iterator<Item = &'static str> {
     SIBLING_FIELDS.into_iter().filter(move |f| !has(kind, f))
 }
 
 /// Why `field` does not belong in `kind`'s spec, and the fix.
-fn explanation(kind: AppsKind, field: &str) -> &'static str {
-    use AppsKind::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+fn explanation(kind: Kind, field: &str) -> &'static str {
+    use Kind::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
     match (field, kind) {
         ("replicas", _) => {
             "a DaemonSet runs one pod on every eligible node, so it has no replica count; remove spec.replicas and choose the nodes with nodeSelector, affinity or tolerations"
@@ -178,7 +177,7 @@ impl<'de> Deserialize<'de> for ForeignKeys {
 /// `workload`'s spec or in its last-applied annotation, reported by
 /// `specFields`' mode: `spec.replicas is not a DaemonSet field (in the
 /// object): <why and the fix>`.
-pub fn check(kind: AppsKind, workload: &Value, settings: &Settings) -> Findings {
+pub fn check(kind: Kind, workload: &Value, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     let mode = settings.spec_fields;
     if !settings.checks_spec_fields_of(kind) {
@@ -318,17 +317,8 @@ pub const RULE: Rule = Rule {
     cluster_reads: &[],
     reads_old_object: false,
     fires: &EVERYWHERE,
-    enabled: |settings, kind| match kind {
-        Kind::Workload(w) => apps_kind(w).is_some_and(|apps| settings.checks_spec_fields_of(apps)),
-        _ => false,
-    },
-    check: |cx| match cx.kind {
-        Kind::Workload(w) => match apps_kind(w) {
-            Some(apps) => check(apps, &cx.object.value, cx.settings),
-            None => Findings::default(),
-        },
-        _ => Findings::default(),
-    },
+    enabled: |settings, kind| kind.roles().apps && settings.checks_spec_fields_of(kind),
+    check: |cx| check(cx.kind, &cx.object.value, cx.settings),
 };
 
 #[cfg(test)]
@@ -337,7 +327,7 @@ mod tests {
     use serde_json::json;
 
     fn check_default(object: Value) -> Findings {
-        check(AppsKind::DaemonSet, &object, &Settings::default())
+        check(Kind::DaemonSet, &object, &Settings::default())
     }
 
     #[test]
@@ -347,7 +337,7 @@ mod tests {
             .rev()
             .map(|f| (f.to_string(), json!(1)))
             .collect();
-        for kind in AppsKind::ALL {
+        for kind in APPS_KINDS {
             let findings = check(kind, &json!({ "spec": spec }), &Settings::default());
             let foreign: Vec<&str> = foreign_fields(kind).collect();
             assert_eq!(findings.violations.len(), foreign.len(), "{kind:?}");
@@ -367,7 +357,7 @@ mod tests {
     fn foreign_fields_follow_the_four_specs() {
         let foreign = |kind| foreign_fields(kind).collect::<Vec<_>>();
         assert_eq!(
-            foreign(AppsKind::DaemonSet),
+            foreign(Kind::DaemonSet),
             [
                 "replicas",
                 "strategy",
@@ -381,7 +371,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            foreign(AppsKind::Deployment),
+            foreign(Kind::Deployment),
             [
                 "updateStrategy",
                 "serviceName",
@@ -392,7 +382,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            foreign(AppsKind::ReplicaSet),
+            foreign(Kind::ReplicaSet),
             [
                 "strategy",
                 "updateStrategy",
@@ -407,7 +397,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            foreign(AppsKind::StatefulSet),
+            foreign(Kind::StatefulSet),
             ["strategy", "paused", "progressDeadlineSeconds"]
         );
     }
@@ -415,7 +405,7 @@ mod tests {
     #[test]
     fn counterparts_are_named_and_missing_equivalents_said() {
         let object = json!({"spec": {"updateStrategy": {"type": "OnDelete"}, "strategy": {}}});
-        let deployment = check(AppsKind::Deployment, &object, &Settings::default());
+        let deployment = check(Kind::Deployment, &object, &Settings::default());
         assert_eq!(deployment.violations.len(), 1);
         assert!(
             deployment.violations[0]
@@ -423,7 +413,7 @@ mod tests {
                 .contains("rename spec.updateStrategy to spec.strategy")
         );
         assert!(deployment.violations[0].message.contains("OnDelete and a StatefulSet's rollingUpdate.partition have no equivalent in a Deployment"));
-        let statefulset = check(AppsKind::StatefulSet, &object, &Settings::default());
+        let statefulset = check(Kind::StatefulSet, &object, &Settings::default());
         assert_eq!(statefulset.violations.len(), 1);
         assert!(
             statefulset.violations[0]
@@ -431,10 +421,10 @@ mod tests {
                 .contains("rename spec.strategy to spec.updateStrategy")
         );
         let only = Settings {
-            spec_fields_kinds: vec![AppsKind::DaemonSet],
+            spec_fields_kinds: vec![Kind::DaemonSet],
             ..Settings::default()
         };
-        assert!(check(AppsKind::Deployment, &object, &only).is_empty());
+        assert!(check(Kind::Deployment, &object, &only).is_empty());
     }
 
     #[test]
@@ -463,7 +453,7 @@ mod tests {
             check_last_applied_configuration: false,
             ..Settings::default()
         };
-        assert!(check(AppsKind::DaemonSet, &object, &settings).is_empty());
+        assert!(check(Kind::DaemonSet, &object, &settings).is_empty());
     }
 
     #[test]
@@ -487,7 +477,7 @@ mod tests {
     fn warn_and_off_modes() {
         let object = json!({"spec": {"replicas": 1}});
         let warn = check(
-            AppsKind::DaemonSet,
+            Kind::DaemonSet,
             &object,
             &Settings {
                 spec_fields: Mode::Warn,
@@ -498,7 +488,7 @@ mod tests {
         assert_eq!(warn.warnings.len(), 1);
         assert!(
             check(
-                AppsKind::DaemonSet,
+                Kind::DaemonSet,
                 &object,
                 &Settings {
                     spec_fields: Mode::Off,

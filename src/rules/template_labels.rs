@@ -10,7 +10,7 @@ use super::{
 use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, NonStrings, Operator, Requirement, Selector};
-use crate::settings::{MutateMode, Settings, WorkloadKind};
+use crate::settings::{MutateMode, Settings};
 use serde_json::Value;
 
 const TEMPLATE_LABELS: &str = "spec.template.metadata.labels";
@@ -19,18 +19,13 @@ const SELECTOR: &str = "spec.selector";
 /// The template labels of `workload` against its selector; for Jobs
 /// without `manualSelector` and CronJobs, a selector the API server would
 /// generate and refuses to be given. `operation` is `CREATE` or `UPDATE`.
-pub fn check(
-    kind: WorkloadKind,
-    workload: &Value,
-    operation: &str,
-    settings: &Settings,
-) -> Findings {
+pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings) -> Findings {
     let mut findings = Findings::default();
     if !settings.checks_template_labels_of(kind) {
         return findings;
     }
     let mode = settings.template_labels;
-    if kind == WorkloadKind::CronJob {
+    if kind == Kind::CronJob {
         return generated_selector(
             workload,
             &["spec", "jobTemplate", "spec"],
@@ -46,9 +41,7 @@ pub fn check(
         Ok(spec) => spec,
         Err(err) => return malformed(err),
     };
-    if kind == WorkloadKind::Job
-        && spec.and_then(|s| s.get("manualSelector")) != Some(&Value::Bool(true))
-    {
+    if kind == Kind::Job && spec.and_then(|s| s.get("manualSelector")) != Some(&Value::Bool(true)) {
         // Without manualSelector the API server generates the selector
         // (after mutating admission) and refuses one given on CREATE; an
         // UPDATE carries the one it generated.
@@ -76,7 +69,7 @@ pub fn check(
         selector::parse_labels_with(template_labels, TEMPLATE_LABELS, non_strings);
     report_field_errors(&mut findings, mode, errors);
 
-    let selector = if kind == WorkloadKind::ReplicationController {
+    let selector = if kind == Kind::ReplicationController {
         // A plain map; empty or absent defaults to the template labels. Its
         // values belong to the serviceSelectorValues rule, which reports them.
         match selector_value {
@@ -88,7 +81,7 @@ pub fn check(
         }
     } else {
         let Some(selector_value) = selector_value else {
-            let detail = if kind == WorkloadKind::Job {
+            let detail = if kind == Kind::Job {
                 "`selector` must be specified when `manualSelector` is true"
             } else {
                 ""
@@ -108,11 +101,14 @@ pub fn check(
             .map(|error| with_requirement_fix(error, selector_value, &labels))
             .collect();
         report_field_errors(&mut findings, mode, errors);
-        if kind != WorkloadKind::Job && is_empty_selector(selector_value) {
+        if kind != Kind::Job && is_empty_selector(selector_value) {
             let error = FieldError::invalid(
                 SELECTOR,
                 selector_value,
-                format!("empty selector is invalid for {}", kind_lowercase(kind)),
+                format!(
+                    "empty selector is invalid for {}",
+                    kind.name().to_ascii_lowercase()
+                ),
             );
             findings.report(
                 mode,
@@ -283,18 +279,6 @@ fn is_empty_selector(selector: &Value) -> bool {
     selector.is_object() && count("matchLabels") + count("matchExpressions") == 0
 }
 
-fn kind_lowercase(kind: WorkloadKind) -> &'static str {
-    match kind {
-        WorkloadKind::DaemonSet => "daemonset",
-        WorkloadKind::Deployment => "deployment",
-        WorkloadKind::ReplicaSet => "replicaset",
-        WorkloadKind::StatefulSet => "statefulset",
-        WorkloadKind::ReplicationController => "replicationcontroller",
-        WorkloadKind::Job => "job",
-        WorkloadKind::CronJob => "cronjob",
-    }
-}
-
 /// One failing requirement: its path, what the template has, and the fix.
 fn explain(requirement: &Requirement<'_>, labels: &Labels<'_>) -> String {
     let key = requirement.key;
@@ -368,14 +352,8 @@ pub const RULE: Rule = Rule {
     cluster_reads: &[],
     reads_old_object: false,
     fires: &EVERYWHERE,
-    enabled: |settings, kind| match kind {
-        Kind::Workload(w) => settings.checks_template_labels_of(w),
-        _ => false,
-    },
-    check: |cx| match cx.kind {
-        Kind::Workload(w) => check(w, &cx.object.value, cx.request.operation, cx.settings),
-        _ => Findings::default(),
-    },
+    enabled: |settings, kind| settings.checks_template_labels_of(kind),
+    check: |cx| check(cx.kind, &cx.object.value, cx.request.operation, cx.settings),
 };
 
 #[cfg(test)]
@@ -388,7 +366,7 @@ mod tests {
         json!({"spec": {"selector": selector, "template": {"metadata": {"labels": labels}}}})
     }
 
-    fn run(kind: WorkloadKind, object: Value) -> Findings {
+    fn run(kind: Kind, object: Value) -> Findings {
         check(kind, &object, "CREATE", &Settings::default())
     }
 
@@ -398,7 +376,7 @@ mod tests {
             json!({"matchLabels": {"app": "web"}}),
             json!({"app": "web", "x": "y"}),
         );
-        assert!(run(WorkloadKind::Deployment, object).is_empty());
+        assert!(run(Kind::Deployment, object).is_empty());
     }
 
     #[test]
@@ -407,7 +385,7 @@ mod tests {
             json!({"matchExpressions": [{"key": "release", "operator": "In", "values": ["production", "preproduction"]}]}),
             json!({"release": "staging"}),
         );
-        let findings = run(WorkloadKind::Deployment, object);
+        let findings = run(Kind::Deployment, object);
         assert_eq!(findings.violations.len(), 1);
         let message = &findings.violations[0].message;
         assert!(
@@ -424,7 +402,7 @@ mod tests {
     #[test]
     fn missing_label_fix_quotes_the_value() {
         let object = deployment(json!({"matchLabels": {"active": "yes"}}), json!({}));
-        let findings = run(WorkloadKind::DaemonSet, object);
+        let findings = run(Kind::DaemonSet, object);
         assert!(
             findings.violations[0]
                 .message
@@ -436,7 +414,7 @@ mod tests {
     #[test]
     fn nil_and_empty_selectors() {
         let nil = run(
-            WorkloadKind::StatefulSet,
+            Kind::StatefulSet,
             json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}),
         );
         assert_eq!(
@@ -446,7 +424,7 @@ mod tests {
             ]
         );
         let empty = run(
-            WorkloadKind::DaemonSet,
+            Kind::DaemonSet,
             deployment(json!({}), json!({"app": "node-agent", "tier": "1"})),
         );
         assert_eq!(
@@ -455,7 +433,7 @@ mod tests {
                 "spec.selector: Invalid value: {}: empty selector is invalid for daemonset; add spec.selector.matchLabels with the template's labels: app: \"node-agent\", tier: \"1\""
             ]
         );
-        let bare = run(WorkloadKind::Deployment, json!({"spec": {"selector": {}}}));
+        let bare = run(Kind::Deployment, json!({"spec": {"selector": {}}}));
         assert!(
             bare.violations[0].message.ends_with(
                 "add the same labels to spec.template.metadata.labels and to spec.selector.matchLabels"
@@ -469,7 +447,7 @@ mod tests {
         let expression = |operator: &str, values: Value| json!({"matchExpressions": [{"key": "tier", "operator": operator, "values": values}]});
         let labels = json!({"tier": "web"});
         let missing = run(
-            WorkloadKind::ReplicaSet,
+            Kind::ReplicaSet,
             deployment(expression("In", Value::Null), labels.clone()),
         );
         assert_eq!(
@@ -477,7 +455,7 @@ mod tests {
             "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'; the requirement on tier needs the values it matches: add values: [\"web\"], the template's tier label"
         );
         let extra = run(
-            WorkloadKind::ReplicaSet,
+            Kind::ReplicaSet,
             deployment(expression("Exists", json!(["web"])), labels),
         );
         assert_eq!(
@@ -490,18 +468,18 @@ mod tests {
     fn jobs_only_with_manual_selector() {
         let job = json!({"spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {}}}}});
         // On UPDATE, without manualSelector, the selector is the generated one.
-        assert!(check(WorkloadKind::Job, &job, "UPDATE", &Settings::default()).is_empty());
+        assert!(check(Kind::Job, &job, "UPDATE", &Settings::default()).is_empty());
         let mut manual = job;
         manual["spec"]["manualSelector"] = json!(true);
-        assert_eq!(run(WorkloadKind::Job, manual).violations.len(), 1);
+        assert_eq!(run(Kind::Job, manual).violations.len(), 1);
     }
 
     #[test]
     fn replication_controller_selector_defaults_to_template() {
         let rc = json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}});
-        assert!(run(WorkloadKind::ReplicationController, rc).is_empty());
+        assert!(run(Kind::ReplicationController, rc).is_empty());
         let rc = json!({"spec": {"selector": {"a": "c"}, "template": {"metadata": {"labels": {"a": "b"}}}}});
-        let findings = run(WorkloadKind::ReplicationController, rc);
+        let findings = run(Kind::ReplicationController, rc);
         assert!(
             findings.violations[0]
                 .message
@@ -517,13 +495,13 @@ mod tests {
             ..Settings::default()
         };
         let object = deployment(json!([]), json!({}));
-        let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
+        let findings = check(Kind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
             findings.violation_messages(),
             vec!["spec.selector must be a label selector map, not a list"]
         );
         let object = json!({"spec": {"template": {"metadata": "x"}}});
-        let findings = check(WorkloadKind::Deployment, &object, "CREATE", &settings);
+        let findings = check(Kind::Deployment, &object, "CREATE", &settings);
         assert_eq!(
             findings.violation_messages(),
             vec!["spec.template.metadata must be a map, not a string"]
@@ -532,7 +510,7 @@ mod tests {
 
     #[test]
     fn a_job_whose_spec_is_not_a_map_is_malformed() {
-        let findings = run(WorkloadKind::Job, json!({"spec": "manualSelector: true"}));
+        let findings = run(Kind::Job, json!({"spec": "manualSelector: true"}));
         assert_eq!(
             findings.violation_messages(),
             vec!["spec must be a map, not a string"]
@@ -542,11 +520,11 @@ mod tests {
     #[test]
     fn kinds_setting_limits_the_rule() {
         let settings = Settings {
-            template_labels_kinds: vec![WorkloadKind::Job],
+            template_labels_kinds: vec![Kind::Job],
             ..Settings::default()
         };
         let object = deployment(json!({"matchLabels": {"a": "b"}}), json!({}));
-        assert!(check(WorkloadKind::Deployment, &object, "CREATE", &settings).is_empty());
+        assert!(check(Kind::Deployment, &object, "CREATE", &settings).is_empty());
     }
 
     /// pkg/registry/batch/job/strategy.go: the API server generates a Job's selector unless
@@ -555,7 +533,7 @@ mod tests {
     fn generated_selectors_are_not_given() {
         let job = json!({"spec": {"selector": {"matchLabels": {"app": "t"}},
                                   "template": {"metadata": {"labels": {"app": "t"}}}}});
-        let created = check(WorkloadKind::Job, &job, "CREATE", &Settings::default());
+        let created = check(Kind::Job, &job, "CREATE", &Settings::default());
         assert_eq!(created.violations.len(), 1);
         assert!(created.violations[0].message.starts_with(
             "spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` not auto-generated; remove spec.selector"
@@ -566,15 +544,10 @@ mod tests {
                 .contains("or set spec.manualSelector: true")
         );
         // An UPDATE carries the selector the API server generated.
-        assert!(check(WorkloadKind::Job, &job, "UPDATE", &Settings::default()).is_empty());
+        assert!(check(Kind::Job, &job, "UPDATE", &Settings::default()).is_empty());
         let cronjob = json!({"spec": {"jobTemplate": {"spec": {
             "selector": {"matchLabels": {"app": "t"}}, "manualSelector": true}}}});
-        let findings = check(
-            WorkloadKind::CronJob,
-            &cronjob,
-            "CREATE",
-            &Settings::default(),
-        );
+        let findings = check(Kind::CronJob, &cronjob, "CREATE", &Settings::default());
         assert_eq!(findings.violations.len(), 2, "{findings:?}");
         assert!(findings.violations[0].message.contains("spec.jobTemplate.spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"t\"}}: `selector` will be auto-generated; remove spec.jobTemplate.spec.selector"));
         assert!(findings.violations[1].message.starts_with(
@@ -582,14 +555,9 @@ mod tests {
         ));
         let fine =
             json!({"spec": {"jobTemplate": {"spec": {"manualSelector": false, "template": {}}}}});
-        assert!(check(WorkloadKind::CronJob, &fine, "UPDATE", &Settings::default()).is_empty());
+        assert!(check(Kind::CronJob, &fine, "UPDATE", &Settings::default()).is_empty());
         let broken = json!({"spec": {"jobTemplate": "x"}});
-        let findings = check(
-            WorkloadKind::CronJob,
-            &broken,
-            "CREATE",
-            &Settings::default(),
-        );
+        let findings = check(Kind::CronJob, &broken, "CREATE", &Settings::default());
         assert_eq!(
             findings.violation_messages(),
             ["spec.jobTemplate must be a map, not a string"]

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use selector_guard::cluster::Resource;
+use selector_guard::kinds::Kind;
 use selector_guard::settings::{Mode, Settings, WarnMode};
 use serde_json::{Value, json};
 use xtask::cmd::{artifacthub, manifest};
@@ -274,9 +274,8 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
         .collect();
     granted.sort();
     // Every kind the policy reads, and no other.
-    let mut read: Vec<(String, String)> = Resource::ALL
-        .iter()
-        .map(|r| (r.api_version().to_string(), r.kind().to_string()))
+    let mut read: Vec<(String, String)> = Kind::with(|r| r.read)
+        .map(|r| (r.api_version().to_string(), r.name().to_string()))
         .collect();
     read.sort();
     assert_eq!(granted, read);
