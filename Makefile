@@ -7,7 +7,7 @@ WASM_TARGET := wasm32-wasip1
 WASM_PROFILE := policy
 WASM_OUT := target/$(WASM_TARGET)/$(WASM_PROFILE)/selector_guard.wasm
 
-.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz kwctl-tests cli-bench
+.PHONY: all toolchain test fmt lint clean run fixtures e2e-tests bench push check-version unit-tests fuzz kwctl-tests cli-bench relations-bench
 
 all: policy.wasm
 
@@ -85,6 +85,11 @@ kwctl-tests: policy.wasm annotated-policy.wasm
 # compiled-module cache.
 cli-bench: policy.wasm
 	$(CARGO) run --locked --profile bench --package selector-guard-cli --features wasm --example throughput -- policy.wasm
+
+# `selector-guard check` over one namespace of 1,000 and 10,000 generated
+# documents with every relation rule on (docs/performance.md).
+relations-bench:
+	$(CARGO) run --locked --release --package selector-guard-cli --example relations
 
 # Only the wasm end-to-end tests.
 e2e-tests: policy.wasm annotated-policy.wasm

@@ -28,6 +28,13 @@ use std::fmt;
 /// found, API error).
 pub trait Host {
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String>;
+
+    /// The whole desired state, when the host holds it (`selector-guard
+    /// check` over a folder): the relation rules then read it, indexed,
+    /// instead of listing a namespace. `None` under policy-server and kwctl.
+    fn desired(&self) -> Option<&crate::relations::State<'_>> {
+        None
+    }
 }
 
 /// The waPC host the policy runs in (policy-server, kwctl).
@@ -77,9 +84,11 @@ pub fn field_masks(kind: Kind) -> &'static [&'static str] {
             "metadata.uid",
             "status.phase",
         ],
+        Kind::PodDisruptionBudget => &["metadata.name", "metadata.uid", "spec.selector"],
         Kind::Service => &[
             "metadata.name",
             "metadata.uid",
+            "spec.clusterIP",
             "spec.selector",
             "spec.type",
         ],
@@ -502,12 +511,35 @@ pub struct ServiceSpec {
     /// A plain map of label keys to values, or `null`.
     pub selector: Value,
     pub service_type: String,
+    /// `None` for a headless Service.
+    pub cluster_ip: String,
 }
 
 from_answer!(ServiceSpec {
     selector: any => "selector" as Field::Any,
     service_type: string => "type" as Field::Str,
+    cluster_ip: string => "clusterIP" as Field::Str,
 });
+
+/// A PodDisruptionBudget of a `list policy/v1/PodDisruptionBudget` answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Budget {
+    pub metadata: Metadata,
+    pub spec: BudgetSpec,
+}
+
+from_answer!(Budget {
+    metadata: record => "metadata" as Field::Record(Metadata::FIELDS),
+    spec: record => "spec" as Field::Record(BudgetSpec::FIELDS),
+});
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BudgetSpec {
+    /// A `LabelSelector`.
+    pub selector: Value,
+}
+
+from_answer!(BudgetSpec { selector: any => "selector" as Field::Any});
 
 /// A DaemonSet, Deployment, ReplicaSet, StatefulSet, ReplicationController
 /// or Job, as far as its selector and pod template labels go.

@@ -8,8 +8,11 @@
 
 use k8s_openapi::Resource as ApiResource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::{v1 as autoscaling_v1, v2 as autoscaling_v2};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::de::{Error as _, Visitor};
 use serde::{Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -30,6 +33,11 @@ pub enum Kind {
     /// `spec.jobTemplate.spec` may set neither `selector` nor
     /// `manualSelector: true`: each Job gets a generated selector.
     CronJob,
+    /// policy/v1 (and v1beta1, where `{}` selected nothing).
+    PodDisruptionBudget,
+    NetworkPolicy,
+    /// autoscaling/v2, and v2beta2, v2beta1 and v1, which charts still carry.
+    HorizontalPodAutoscaler,
 }
 
 /// What a kind is to the rules.
@@ -48,6 +56,8 @@ pub struct Roles {
     /// Read from the cluster by some rule: `policy-metadata.yml` grants
     /// exactly these (a test checks).
     pub read: bool,
+    /// Has a `/scale` subresource, so a HorizontalPodAutoscaler can target it.
+    pub scalable: bool,
 }
 
 /// A row of [`KINDS`].
@@ -84,6 +94,7 @@ const NONE: Roles = Roles {
     controller: false,
     pod_owner: false,
     read: false,
+    scalable: false,
 };
 
 /// An apps/v1 controller: `owner` when pods name it as their controller.
@@ -94,12 +105,46 @@ const fn apps(owner: bool) -> Roles {
         controller: true,
         pod_owner: owner,
         read: true,
+        scalable: true,
     }
 }
 
-/// The one table of the kinds this policy handles.
-pub const KINDS: [Row; 9] = [
-    row::<DaemonSet>(Kind::DaemonSet, apps(true)),
+/// A row for an API version k8s-openapi no longer has (its `Resource`
+/// constants are for the versions the API server still serves).
+const fn legacy(kind: Kind, of: &Row, version: &'static str, api_version: &'static str) -> Row {
+    Row {
+        kind,
+        group: of.group,
+        version,
+        api_version,
+        name: of.name,
+        plural: of.plural,
+        roles: of.roles,
+    }
+}
+
+const HPA: Row =
+    row::<autoscaling_v2::HorizontalPodAutoscaler>(Kind::HorizontalPodAutoscaler, NONE);
+const PDB: Row =
+    row::<PodDisruptionBudget>(Kind::PodDisruptionBudget, Roles { read: true, ..NONE });
+const CRON_JOB: Row = row::<CronJob>(
+    Kind::CronJob,
+    Roles {
+        workload: true,
+        ..NONE
+    },
+);
+
+/// The one table of the kinds this policy handles. A kind's first row is
+/// its preferred version; the later ones are versions charts still carry.
+pub const KINDS: [Row; 17] = [
+    row::<DaemonSet>(
+        Kind::DaemonSet,
+        Roles {
+            scalable: false,
+            ..apps(true)
+        },
+    ),
     row::<Deployment>(Kind::Deployment, apps(false)),
     row::<ReplicaSet>(Kind::ReplicaSet, apps(true)),
     row::<StatefulSet>(Kind::StatefulSet, apps(true)),
@@ -119,15 +164,27 @@ pub const KINDS: [Row; 9] = [
             ..NONE
         },
     ),
-    row::<CronJob>(
-        Kind::CronJob,
-        Roles {
-            workload: true,
-            ..NONE
-        },
-    ),
+    CRON_JOB,
+    legacy(Kind::CronJob, &CRON_JOB, "v1beta1", "batch/v1beta1"),
     row::<Service>(Kind::Service, Roles { read: true, ..NONE }),
     row::<Pod>(Kind::Pod, Roles { read: true, ..NONE }),
+    PDB,
+    legacy(Kind::PodDisruptionBudget, &PDB, "v1beta1", "policy/v1beta1"),
+    row::<NetworkPolicy>(Kind::NetworkPolicy, NONE),
+    HPA,
+    legacy(
+        Kind::HorizontalPodAutoscaler,
+        &HPA,
+        "v2beta2",
+        "autoscaling/v2beta2",
+    ),
+    legacy(
+        Kind::HorizontalPodAutoscaler,
+        &HPA,
+        "v2beta1",
+        "autoscaling/v2beta1",
+    ),
+    row::<autoscaling_v1::HorizontalPodAutoscaler>(Kind::HorizontalPodAutoscaler, NONE),
 ];
 
 /// DaemonSet, Deployment, ReplicaSet and StatefulSet: the `apps` role, in
@@ -190,7 +247,7 @@ impl Kind {
             .map(|k| k.kind)
     }
 
-    /// The kind's row of [`KINDS`].
+    /// The kind's row of [`KINDS`]: its preferred version.
     pub fn row(self) -> &'static Row {
         // Every Kind has a row (a test checks); the first is a safe default.
         let found = KINDS.iter().find(|k| k.kind == self);
@@ -209,11 +266,11 @@ impl Kind {
         self.row().roles
     }
 
-    /// The kinds whose row has a role, in table order.
+    /// The kinds whose preferred row has a role, in table order.
     pub fn with(role: fn(Roles) -> bool) -> impl Iterator<Item = Kind> {
         KINDS
             .iter()
-            .filter(move |row| role(row.roles))
+            .filter(move |row| role(row.roles) && row.kind.row() == *row)
             .map(|row| row.kind)
     }
 }
@@ -288,12 +345,39 @@ mod tests {
             Kind::ReplicationController,
             Kind::Job,
             Kind::CronJob,
+            Kind::PodDisruptionBudget,
+            Kind::NetworkPolicy,
+            Kind::HorizontalPodAutoscaler,
         ];
-        assert_eq!(kinds.len(), KINDS.len());
         for kind in kinds {
-            assert_eq!(KINDS.iter().filter(|r| r.kind == kind).count(), 1);
+            assert!(KINDS.iter().any(|r| r.kind == kind));
             assert_eq!(kind.row().kind, kind);
+            // Every row of a kind shares its name, plural and roles.
+            for row in KINDS.iter().filter(|r| r.kind == kind) {
+                assert_eq!(
+                    (row.name, row.plural, row.roles),
+                    (kind.name(), kind.row().plural, kind.roles())
+                );
+                assert_eq!(
+                    row.api_version,
+                    format!(
+                        "{}{}{}",
+                        row.group,
+                        if row.group.is_empty() { "" } else { "/" },
+                        row.version
+                    )
+                );
+            }
         }
+        let mut gvks: Vec<(&str, &str, &str)> =
+            KINDS.iter().map(|r| (r.group, r.version, r.name)).collect();
+        gvks.sort();
+        gvks.dedup();
+        assert_eq!(
+            gvks.len(),
+            KINDS.len(),
+            "one row per group, version and kind"
+        );
     }
 
     #[test]
@@ -320,6 +404,25 @@ mod tests {
         assert_eq!(Kind::from_gvk("", "v1", "Pod"), Some(Kind::Pod));
         assert_eq!(Kind::from_gvk("", "v1", "Namespace"), None);
         assert_eq!(Kind::DaemonSet.row().plural, "daemonsets");
+        for version in ["v2", "v2beta2", "v2beta1", "v1"] {
+            assert_eq!(
+                Kind::from_gvk("autoscaling", version, "HorizontalPodAutoscaler"),
+                Some(Kind::HorizontalPodAutoscaler),
+                "{version}"
+            );
+        }
+        assert_eq!(
+            Kind::from_gvk("policy", "v1beta1", "PodDisruptionBudget"),
+            Some(Kind::PodDisruptionBudget)
+        );
+        assert_eq!(
+            Kind::from_gvk("batch", "v1beta1", "CronJob"),
+            Some(Kind::CronJob)
+        );
+        assert_eq!(
+            Kind::HorizontalPodAutoscaler.api_version(),
+            "autoscaling/v2"
+        );
         assert_eq!(Kind::Job.api_version(), "batch/v1");
     }
 

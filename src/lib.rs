@@ -14,6 +14,7 @@ pub mod kinds;
 pub mod labels;
 pub mod object;
 pub mod order;
+pub mod relations;
 pub mod rules;
 pub mod selector;
 pub mod settings;

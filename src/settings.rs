@@ -88,6 +88,31 @@ pub struct Settings {
     /// Context-aware: a Pod UPDATE whose label change detaches it from its
     /// controller or moves it in or out of a Service. Warnings only.
     pub pod_label_change: WarnMode,
+    /// A Service whose selector selects no pod source (CI only).
+    pub service_targets: Mode,
+    /// PodDisruptionBudgets that select nothing, overlap, or can never be
+    /// satisfied.
+    pub disruption_budgets: Mode,
+    /// A NetworkPolicy `podSelector` (or peer `podSelector`) that selects
+    /// no pod source (CI only).
+    pub network_policy_targets: Mode,
+    /// A HorizontalPodAutoscaler whose `scaleTargetRef` names a misspelled,
+    /// unscalable or missing target, or whose target sets `spec.replicas`.
+    pub autoscaler_target: Mode,
+    /// Two Services of a namespace with the same selector.
+    pub service_selector_unique: Mode,
+    /// Custom kinds that own pods through `spec.selector` and
+    /// `spec.template`, as apps/v1 workloads do: pod sources for every
+    /// relation rule.
+    pub workload_kinds: Vec<WorkloadKindRef>,
+}
+
+/// A custom workload kind of `workloadKinds`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadKindRef {
+    pub api_version: String,
+    pub kind: String,
 }
 
 impl Default for Settings {
@@ -108,6 +133,16 @@ impl Default for Settings {
             service_selector_change: Mode::Off,
             controller_overlap: Mode::Off,
             pod_label_change: WarnMode::Off,
+            service_targets: Mode::Reject,
+            disruption_budgets: Mode::Off,
+            network_policy_targets: Mode::Warn,
+            autoscaler_target: Mode::Reject,
+            service_selector_unique: Mode::Off,
+            // Argo Rollouts: the custom workload users report most.
+            workload_kinds: vec![WorkloadKindRef {
+                api_version: "argoproj.io/v1alpha1".to_string(),
+                kind: "Rollout".to_string(),
+            }],
         }
     }
 }

@@ -569,21 +569,27 @@ fn valid_settings() -> BoxedStrategy<Settings> {
             prop::sample::select(vec![WarnMode::Warn, WarnMode::Off]),
             mutate_mode(),
         ),
+        (mode(), mode()),
     )
         .prop_map(
-            |(ds, last, tl, kinds, svc, (change, overlap, pods, maps))| Settings {
-                spec_fields: ds,
-                spec_fields_kinds: APPS_KINDS.to_vec(),
-                check_last_applied_configuration: last,
-                template_labels: tl,
-                template_labels_kinds: kinds,
-                service_selector_values: svc,
-                label_map_values: maps,
-                immutable_selector: change,
-                volatile_selector_labels: vec!["helm.sh/chart".to_string()],
-                service_selector_change: change,
-                controller_overlap: overlap,
-                pod_label_change: pods,
+            |(ds, last, tl, kinds, svc, (change, overlap, pods, maps), (budgets, unique))| {
+                Settings {
+                    spec_fields: ds,
+                    spec_fields_kinds: APPS_KINDS.to_vec(),
+                    check_last_applied_configuration: last,
+                    template_labels: tl,
+                    template_labels_kinds: kinds,
+                    service_selector_values: svc,
+                    label_map_values: maps,
+                    immutable_selector: change,
+                    volatile_selector_labels: vec!["helm.sh/chart".to_string()],
+                    service_selector_change: change,
+                    controller_overlap: overlap,
+                    pod_label_change: pods,
+                    disruption_budgets: budgets,
+                    service_selector_unique: unique,
+                    ..Settings::default()
+                }
             },
         )
         .boxed()
@@ -1367,6 +1373,12 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             "serviceSelectorChange": "off",
             "controllerOverlap": "off",
             "podLabelChange": "off",
+            "serviceTargets": "reject",
+            "disruptionBudgets": "off",
+            "networkPolicyTargets": "warn",
+            "autoscalerTarget": "reject",
+            "serviceSelectorUnique": "off",
+            "workloadKinds": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout"}],
         })
     );
 }

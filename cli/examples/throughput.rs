@@ -71,6 +71,8 @@ fn main() -> Result<()> {
         let loaded = Loaded {
             engine,
             settings: serde_json::json!({}),
+            namespace: "default".to_string(),
+            cluster_state: Vec::new(),
         };
         let mut best = f64::MAX;
         let mut objects = 0;

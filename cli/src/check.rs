@@ -18,8 +18,11 @@
 //!   one line each on stderr. 2 wins over 1.
 
 use anyhow::Result;
+use selector_guard::cluster::Host;
 use selector_guard::findings::{Action, Finding as PolicyFinding, Shown, segments};
+use selector_guard::relations::State;
 use selector_guard::rules::RULES;
+use selector_guard::settings::Settings;
 use selector_guard_host::config::load_settings;
 use selector_guard_host::host::{ValidationResponse, admission_request};
 use selector_guard_host::manifests::{self, Operation as AdmissionOperation};
@@ -47,6 +50,14 @@ pub struct Args {
     /// How findings are printed.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// The namespace of objects that name none (`metadata.namespace`).
+    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// The live cluster, as `kubectl get ... -A -o yaml` prints it: an
+    /// input that exists there is judged as an UPDATE of it, and the rules
+    /// read the dump with the inputs laid over it.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_state: Option<PathBuf>,
     /// Files, folders (walked for .yaml, .yml, .json) or `-` for stdin.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -77,6 +88,10 @@ pub struct Loaded {
     pub engine: Engine,
     /// The settings map sent with every request.
     pub settings: Value,
+    /// The namespace of objects that name none.
+    pub namespace: String,
+    /// The objects of `--cluster-state`, in its order.
+    pub cluster_state: Vec<Value>,
 }
 
 /// The policy's answer for one object, and its findings as data when the
@@ -90,13 +105,69 @@ pub struct Judged {
 }
 
 /// Host calls are refused: `check` has no cluster to read.
-struct NoCluster;
+pub struct NoCluster;
 
-impl selector_guard::cluster::Host for NoCluster {
+impl Host for NoCluster {
     fn call(&self, operation: &str, _payload: &[u8]) -> Result<Vec<u8>, String> {
         Err(format!(
             "kubernetes/{operation}: selector-guard check reads no cluster"
         ))
+    }
+}
+
+/// The inputs as the cluster: the relation rules read the desired state
+/// through the policy's `Host` boundary ([`Host::desired`]), indexed.
+struct Folder<'s, 'v> {
+    state: &'s State<'v>,
+}
+
+impl Host for Folder<'_, '_> {
+    /// Lists and gets answered from the desired state, as the API server
+    /// would answer them from the cluster the inputs describe.
+    fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        let request: Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        let text = |key: &str| request.get(key).and_then(Value::as_str).unwrap_or("");
+        let (api_version, kind, namespace) = (text("api_version"), text("kind"), text("namespace"));
+        let mut found = self.state.items.iter().filter(|item| {
+            item.api_version == api_version && item.kind == kind && item.namespace == namespace
+        });
+        let answer = match operation {
+            "list_resources_by_namespace" => {
+                let items: Vec<&Value> = found.map(|item| item.value).collect();
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
+            }
+            "get_resource" => match found.find(|item| item.name == text("name")) {
+                Some(item) => item.value.clone(),
+                None => {
+                    return Err(format!(
+                        "{kind}.{api_version} \"{}\" not found in namespace {namespace}",
+                        text("name")
+                    ));
+                }
+            },
+            _ => return NoCluster.call(operation, payload),
+        };
+        serde_json::to_vec(&answer).map_err(|e| e.to_string())
+    }
+
+    fn desired(&self) -> Option<&State<'_>> {
+        Some(self.state)
+    }
+}
+
+/// The CI default of every rule the settings do not give (`Defaults::ci`
+/// of the registry): what a folder of manifests is judged by.
+pub fn ci_defaults(settings: &mut Value) {
+    let Some(map) = settings.as_object_mut() else {
+        return;
+    };
+    for rule in RULES {
+        // specFields' old name is the same setting.
+        let given = map.contains_key(rule.id)
+            || (rule.id == "specFields" && map.contains_key("daemonSetFields"));
+        if !given {
+            map.insert(rule.id.into(), rule.default.ci.as_str().into());
+        }
     }
 }
 
@@ -120,11 +191,16 @@ impl Loaded {
 
     /// The policy's answer for each request, in order, under `settings`
     /// (which must have been validated).
-    pub fn evaluate_all(&self, requests: &[Value], settings: &Value) -> Vec<Result<Judged>> {
+    pub fn evaluate_all(
+        &self,
+        requests: &[Value],
+        settings: &Value,
+        host: &dyn Host,
+    ) -> Vec<Result<Judged>> {
         match &self.engine {
             Engine::Native => requests
                 .iter()
-                .map(|request| judge_natively(request, settings))
+                .map(|request| judge_natively(request, settings, host))
                 .collect(),
             #[cfg(feature = "wasm")]
             Engine::Wasm(policy) => crate::evaluate::evaluate_all(policy, requests, settings)
@@ -142,12 +218,12 @@ impl Loaded {
 
 /// One request through the policy's code, as `validate` answers it, with
 /// the findings behind the answer.
-fn judge_natively(request: &Value, settings: &Value) -> Result<Judged> {
+fn judge_natively(request: &Value, settings: &Value, host: &dyn Host) -> Result<Judged> {
     let payload = serde_json::to_vec(&serde_json::json!({
         "request": request,
         "settings": settings,
     }))?;
-    let assessed = selector_guard::assess(&payload, &NoCluster, true);
+    let assessed = selector_guard::assess(&payload, host, true);
     let findings = match &assessed {
         selector_guard::Assessed::Judged { findings, .. } => Some(
             findings
@@ -175,18 +251,51 @@ pub fn create_request(object: &Value) -> Result<Value> {
     )?)
 }
 
+/// The AdmissionRequest kwctl would send for an UPDATE of `old` to `object`.
+pub fn update_request(object: &Value, old: &Value) -> Result<Value> {
+    admission_request(&manifests::admission_request(
+        AdmissionOperation::Update,
+        Some(object),
+        Some(old),
+    )?)
+}
+
 /// Loads the policy and the settings, with `adjust` applied to the
 /// settings before the policy validates them. `Err` is one line for stderr.
 pub fn load(args: &Args, adjust: impl FnOnce(&mut Value)) -> Result<Loaded, String> {
     let engine = engine(args)?;
     let mut settings = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
         .map_err(|e| format!("{e:#}"))?;
+    // A module keeps its own defaults: a released one may not know every key.
+    if matches!(engine, Engine::Native) && settings.is_object() {
+        ci_defaults(&mut settings);
+    }
     adjust(&mut settings);
-    let loaded = Loaded { engine, settings };
+    let cluster_state = match &args.cluster_state {
+        None => Vec::new(),
+        Some(path) => read_cluster_state(path)?,
+    };
+    let loaded = Loaded {
+        engine,
+        settings,
+        namespace: args.namespace.clone(),
+        cluster_state,
+    };
     loaded
         .check_settings(&loaded.settings)
         .map_err(|e| format!("{e:#}"))?;
     Ok(loaded)
+}
+
+/// The objects of a `--cluster-state` file (a `List`, or any stream of
+/// objects). `Err` is one line for stderr.
+fn read_cluster_state(path: &std::path::Path) -> Result<Vec<Value>, String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--cluster-state {name}: cannot read it: {e}"))?;
+    let contents =
+        inputs::objects(&name, &text).map_err(|e| format!("--cluster-state {name}: {e:#}"))?;
+    Ok(contents.objects.into_iter().map(|o| o.value).collect())
 }
 
 #[cfg(feature = "wasm")]
@@ -252,20 +361,107 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
             }
         }
     }
+    for object in objects.iter_mut().flatten() {
+        object.name = inputs::object_name_in(&object.value, &loaded.namespace);
+    }
     let flat: Vec<&Object> = objects.iter().flatten().collect();
+    let namespaces: Vec<&str> = flat
+        .iter()
+        .map(|o| inputs::namespace_of(&o.value, &loaded.namespace))
+        .collect();
+    // Each input that the cluster state holds is an UPDATE of it.
+    let identity = |value: &Value, namespace: &str| -> (String, String, String, String) {
+        let text = |pointer| value.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+        let group = text("/apiVersion")
+            .split_once('/')
+            .map_or("", |(group, _)| group);
+        (
+            group.to_string(),
+            text("/kind").to_string(),
+            namespace.to_string(),
+            text("/metadata/name").to_string(),
+        )
+    };
+    let live: Vec<(&str, &Value)> = loaded
+        .cluster_state
+        .iter()
+        .map(|value| (inputs::namespace_of(value, "default"), value))
+        .collect();
+    let mut live_by_identity = std::collections::BTreeMap::new();
+    for (at, (namespace, value)) in live.iter().enumerate() {
+        live_by_identity.insert(identity(value, namespace), at);
+    }
+    let olds: Vec<Option<usize>> = flat
+        .iter()
+        .zip(&namespaces)
+        .map(|(o, namespace)| {
+            live_by_identity
+                .get(&identity(&o.value, namespace))
+                .copied()
+        })
+        .collect();
     let requests: Vec<Result<Value, String>> = flat
         .iter()
-        .map(|o| create_request(&o.value).map_err(|e| format!("{e:#}")))
+        .zip(&namespaces)
+        .zip(&olds)
+        .map(|((o, namespace), old)| {
+            let old = old.and_then(|at| live.get(at)).map(|(_, value)| *value);
+            let mut request = match old {
+                None => create_request(&o.value),
+                Some(old) => update_request(&o.value, old),
+            }
+            .map_err(|e| format!("{e:#}"))?;
+            if let (false, Some(map)) = (namespace.is_empty(), request.as_object_mut()) {
+                map.insert("namespace".into(), Value::from(*namespace));
+            }
+            Ok(request)
+        })
+        .collect();
+    let custom = Settings::from_json(loaded.settings.to_string().as_bytes())
+        .map(|s| s.workload_kinds)
+        .unwrap_or_default();
+    // The dump with the inputs laid over it: a live object an input
+    // replaces is left out.
+    let replaced: std::collections::BTreeSet<usize> = olds.iter().flatten().copied().collect();
+    let kept_live: Vec<(&str, &Value)> = live
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| !replaced.contains(at))
+        .map(|(_, pair)| *pair)
+        .collect();
+    let state = State::new(
+        kept_live.iter().copied().chain(
+            namespaces
+                .iter()
+                .copied()
+                .zip(flat.iter().map(|o| &o.value)),
+        ),
+        &custom,
+    );
+    let duplicates: Vec<Option<PolicyFinding>> = duplicates(&state)
+        .into_iter()
+        .skip(kept_live.len())
         .collect();
     let valid: Vec<Value> = requests.iter().filter_map(|r| r.clone().ok()).collect();
-    let mut answers = loaded.evaluate_all(&valid, &loaded.settings).into_iter();
-    let mut per_object = requests.into_iter().map(|request| match request {
-        Ok(_) => answers
-            .next()
-            .unwrap_or_else(|| Err(anyhow::anyhow!("no answer")))
-            .map_err(|e| format!("{e:#}")),
-        Err(e) => Err(e),
-    });
+    let folder = Folder { state: &state };
+    let answers = loaded.evaluate_all(&valid, &loaded.settings, &folder);
+    let mut answers = answers.into_iter();
+    let mut per_object = requests
+        .into_iter()
+        .zip(duplicates)
+        .map(|(request, duplicate)| match request {
+            Ok(_) => answers
+                .next()
+                .unwrap_or_else(|| Err(anyhow::anyhow!("no answer")))
+                .map(|mut judged| {
+                    if let (Some(finding), Some(found)) = (duplicate, judged.findings.as_mut()) {
+                        found.push(finding);
+                    }
+                    judged
+                })
+                .map_err(|e| format!("{e:#}")),
+            Err(e) => Err(e),
+        });
     reports
         .into_iter()
         .zip(objects)
@@ -283,6 +479,41 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
                     .collect()
             }),
             skipped,
+        })
+        .collect()
+}
+
+/// The pseudo-rule of an object given twice among the inputs.
+pub const DUPLICATE: &str = "duplicateObject";
+
+/// For each item of `state`, a warning when an earlier input has the same
+/// kind, namespace and name: both are judged, and the later one is what
+/// `kubectl apply` leaves.
+fn duplicates(state: &State) -> Vec<Option<PolicyFinding>> {
+    let mut seen = std::collections::BTreeMap::new();
+    state
+        .items
+        .iter()
+        .enumerate()
+        .map(|(at, item)| {
+            let key = (item.kind, item.namespace, item.name);
+            match seen.get(&key) {
+                None => {
+                    seen.insert(key, at);
+                    None
+                }
+                Some(_) => Some(PolicyFinding {
+                    rule: DUPLICATE,
+                    action: Action::Warn,
+                    paths: vec!["metadata.name".to_string()],
+                    message: format!(
+                        "{} {} is given twice among the inputs; kubectl applies both, and the later one wins",
+                        item.kind, item.name
+                    ),
+                    fix: None,
+                    shown: Shown::Everywhere,
+                }),
+            }
         })
         .collect()
 }

@@ -293,7 +293,7 @@ fn fixed_texts(
             .collect();
         if requests.len() == rejected.len() {
             second = loaded
-                .evaluate_all(&requests, &relaxed)
+                .evaluate_all(&requests, &relaxed, &check::NoCluster)
                 .into_iter()
                 .map(|a| a.ok().and_then(|a| a.answer.mutated_object))
                 .collect();

@@ -266,6 +266,11 @@ pub fn is_object(value: &Value) -> bool {
 /// `default` when a namespaced object has none; `Kind name` for a
 /// cluster-scoped kind.
 fn object_name(value: &Value) -> String {
+    object_name_in(value, "default")
+}
+
+/// [`object_name`], with `namespace` for a namespaced object that names none.
+pub fn object_name_in(value: &Value, namespace: &str) -> String {
     let text = |pointer| value.pointer(pointer).and_then(Value::as_str);
     let kind = text("/kind").unwrap_or("object");
     let name = text("/metadata/name").unwrap_or("-");
@@ -274,8 +279,21 @@ fn object_name(value: &Value) -> String {
     }
     let namespace = text("/metadata/namespace")
         .filter(|ns| !ns.is_empty())
-        .unwrap_or("default");
+        .unwrap_or(namespace);
     format!("{kind} {namespace}/{name}")
+}
+
+/// The namespace an object is judged in: its `metadata.namespace`, else
+/// `namespace`; `""` for a cluster-scoped kind.
+pub fn namespace_of<'v>(value: &'v Value, namespace: &'v str) -> &'v str {
+    let text = |pointer| value.pointer(pointer).and_then(Value::as_str);
+    let kind = text("/kind").unwrap_or("");
+    if !manifests::is_namespaced(text("/apiVersion").unwrap_or(""), kind) {
+        return "";
+    }
+    text("/metadata/namespace")
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(namespace)
 }
 
 /// `Source::text` as a `Result` with the file's name in the error.

@@ -49,6 +49,16 @@ fn selector_guard(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("selector-guard finishes")
 }
 
+/// [`selector_guard`] with `serviceTargets` off: the fixtures hold Services
+/// without their workloads, and these tests are about values and formats,
+/// not relations (tests/relations.yaml is).
+fn selector_guard_alone(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let (command, rest) = args.split_first().expect("a subcommand");
+    let mut all = vec![*command, "--settings-json", r#"{"serviceTargets":"off"}"#];
+    all.extend(rest);
+    selector_guard(dir, &all, stdin)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -135,7 +145,7 @@ fn check_prints_findings_in_input_order_and_exits_1() {
 #[test]
 fn check_formats_json_and_github() {
     let file = "tests/data/manifests/service-yaml11.yaml";
-    let out = selector_guard(&crate_dir(), &["check", "--format", "json", file], None);
+    let out = selector_guard_alone(&crate_dir(), &["check", "--format", "json", file], None);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     let first: Value =
@@ -155,7 +165,7 @@ fn check_formats_json_and_github() {
             .is_some_and(|m| m.contains("`yes`"))
     );
 
-    let out = selector_guard(&crate_dir(), &["check", "--format", "github", file], None);
+    let out = selector_guard_alone(&crate_dir(), &["check", "--format", "github", file], None);
     let stdout = text(&out.stdout);
     let first = stdout.lines().next().expect("a finding");
     assert!(
@@ -175,7 +185,7 @@ fn check_reads_stdin_and_names_helm_templates() {
     let stream =
         std::fs::read_to_string(crate_dir().join("tests/data/manifests/chart/rendered.yaml"))
             .expect("read");
-    let out = selector_guard(&crate_dir(), &["check", "-"], Some(&stream));
+    let out = selector_guard_alone(&crate_dir(), &["check", "-"], Some(&stream));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).starts_with("shop/templates/service.yaml:8:14: error: "),
@@ -183,7 +193,7 @@ fn check_reads_stdin_and_names_helm_templates() {
         text(&out.stdout)
     );
     let plain = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {a: yes}\n";
-    let out = selector_guard(&crate_dir(), &["check", "-"], Some(plain));
+    let out = selector_guard_alone(&crate_dir(), &["check", "-"], Some(plain));
     assert!(
         text(&out.stdout).starts_with("-:5:17: error: "),
         "{}",
@@ -194,11 +204,11 @@ fn check_reads_stdin_and_names_helm_templates() {
 #[test]
 fn exit_codes() {
     let clean = "tests/data/manifests/clean.json";
-    let out = selector_guard(&crate_dir(), &["check", clean], None);
+    let out = selector_guard_alone(&crate_dir(), &["check", clean], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // An unreadable file is exit 2 with one line; the others are still checked.
-    let out = selector_guard(
+    let out = selector_guard_alone(
         &crate_dir(),
         &[
             "check",
@@ -217,7 +227,7 @@ fn exit_codes() {
     assert!(text(&out.stdout).contains("service-yaml11.yaml:12:13: error"));
 
     // Not YAML, and excessive aliasing: exit 2, naming the file.
-    let out = selector_guard(&crate_dir(), &["check", "-"], Some("a: [1\n"));
+    let out = selector_guard_alone(&crate_dir(), &["check", "-"], Some("a: [1\n"));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("-: invalid YAML"),
@@ -231,7 +241,7 @@ fn exit_codes() {
         let refs = vec![format!("*l{}", level - 1); 10].join(", ");
         laughs.push_str(&format!("    l{level}: &l{level} [{refs}]\n"));
     }
-    let out = selector_guard(&crate_dir(), &["check", "-"], Some(&laughs));
+    let out = selector_guard_alone(&crate_dir(), &["check", "-"], Some(&laughs));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).starts_with("-: yaml: document contains excessive aliasing"),
@@ -244,7 +254,7 @@ fn exit_codes() {
     let empty =
         std::env::temp_dir().join(format!("selector-guard-no-policy-{}", std::process::id()));
     std::fs::create_dir_all(&empty).expect("mkdir");
-    let out = selector_guard(
+    let out = selector_guard_alone(
         &empty,
         &["check", "--policy", "missing.wasm", "x.yaml"],
         None,
@@ -275,7 +285,7 @@ fn exit_codes() {
 #[test]
 fn fix_writes_the_meant_spelling_and_nothing_else() {
     let dir = copy_of_manifests("fix");
-    let out = selector_guard(&dir, &["fix", "."], None);
+    let out = selector_guard_alone(&dir, &["fix", "."], None);
     // The DaemonSet's replicas needs a human: still an error.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("DaemonSet ops/agent: spec.replicas"));
@@ -307,12 +317,12 @@ fn fix_writes_the_meant_spelling_and_nothing_else() {
     assert!(stderr.contains("`+1` is not a valid label value as written, so the policy's string \"1\" was written instead"), "{stderr}");
 
     // Fixing its own output changes nothing.
-    let again = selector_guard(&dir, &["fix", "--check", "."], None);
+    let again = selector_guard_alone(&dir, &["fix", "--check", "."], None);
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
     assert!(text(&again.stdout).is_empty());
 
     // After fix, check reports no string-rule error: what remains needs a human.
-    let check = selector_guard(&dir, &["check", "."], None);
+    let check = selector_guard_alone(&dir, &["check", "."], None);
     let stdout = text(&check.stdout);
     assert!(!stdout.contains("not as a string"), "{stdout}");
     assert!(!stdout.contains("became the string"), "{stdout}");
@@ -537,11 +547,15 @@ fn check_with_a_module_finds_the_same_errors() {
         wasm.display()
     );
     let errors = |policy: Option<PathBuf>| -> Vec<(String, String)> {
+        // The relation rules read the folder, which only the native engine
+        // has: off in both, so that the same rules judge each object.
         let args = check::Args {
             settings_path: None,
-            settings_json: None,
+            settings_json: Some(r#"{"serviceTargets":"off","controllerOverlap":"off"}"#.into()),
             policy,
             format: selector_guard_cli::findings::Format::Json,
+            namespace: "default".into(),
+            cluster_state: None,
             paths: vec![crate_dir().join("tests/data/manifests")],
         };
         let loaded = check::load(&args, |_| {}).expect("loads");

@@ -22,8 +22,8 @@
 //! templates keep the two sets apart.
 
 use super::{
-    CHECK_MODES, CONTROLLER_KINDS, CREATE_AND_UPDATE, Defaults, Kind, Rule, RuleMode,
-    WITH_A_CLUSTER, not_checked,
+    CHECK_MODES, CONTROLLER_KINDS, CREATE_AND_UPDATE, Defaults, EVERYWHERE, Kind, Place, Rule,
+    RuleMode, not_checked,
 };
 use crate::cluster::Controller;
 use crate::cluster::{self as cluster_reads, Host};
@@ -99,7 +99,13 @@ pub type Listed<'a> = [(Kind, &'a [Controller])];
 
 /// Every other controller `subject` overlaps and `old` (the object before an
 /// UPDATE) did not, reported by `mode`, one finding per controller.
-pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mode) -> Findings {
+pub fn check(
+    subject: &Subject,
+    old: Option<&Subject>,
+    listed: &Listed,
+    mode: Mode,
+    place: Place,
+) -> Findings {
     let mut findings = Findings::default();
     let mut reported = BTreeSet::new();
     for &(resource, controllers) in listed {
@@ -133,7 +139,7 @@ pub fn check(subject: &Subject, old: Option<&Subject>, listed: &Listed, mode: Mo
             findings.report(
                 mode,
                 "spec.selector",
-                message(subject, &name, &overlap, &selector, &template_labels),
+                message(subject, &name, &overlap, &selector, &template_labels, place),
             );
         }
     }
@@ -188,6 +194,7 @@ fn message(
     overlap: &Overlap,
     selector: &Selector,
     template_labels: &Labels,
+    place: Place,
 ) -> String {
     let kind = subject.resource.name();
     let mut clauses = Vec::with_capacity(2);
@@ -210,11 +217,28 @@ fn message(
     } else {
         "spec.selector.matchLabels"
     };
+    // While the other's selector matches this one's pods, a label added to
+    // this one alone does not separate them: its pods must fail that
+    // selector, by another value for one of its keys.
+    let fix = if overlap.theirs {
+        format!(
+            "give this {kind}'s pods labels that the selector of {other} does not match (another value for one of its keys, {}), in both {selector_path} and spec.template.metadata.labels",
+            matching_labels(selector, &subject.template_labels),
+        )
+    } else {
+        format!(
+            "give this {kind} a label that the pods of {other} lack, in both {selector_path} and spec.template.metadata.labels"
+        )
+    };
+    let why_this_one = match place {
+        Place::Ci => String::new(),
+        _ => format!(
+            " (a selector cannot change once created, so {other} cannot be the one to change)"
+        ),
+    };
     format!(
         "{}: controllers whose selectors overlap adopt each other's orphaned pods, and a \
-         Service or PodDisruptionBudget over them spans both; give this {kind} a label that \
-         the pods of {other} lack, in both {selector_path} and spec.template.metadata.labels \
-         (a selector cannot change once created, so {other} cannot be the one to change)",
+         Service or PodDisruptionBudget over them spans both; {fix}{why_this_one}",
         clauses.join(", and "),
     )
 }
@@ -229,7 +253,7 @@ pub const RULE: Rule = Rule {
     modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Off,
-        ci: RuleMode::Off,
+        ci: RuleMode::Warn,
     },
     options: &[],
     reads: &[
@@ -241,7 +265,7 @@ pub const RULE: Rule = Rule {
     ],
     cluster_reads: &CONTROLLER_KINDS,
     reads_old_object: true,
-    fires: &WITH_A_CLUSTER,
+    fires: &EVERYWHERE,
     enabled: |settings, _| settings.controller_overlap != Mode::Off,
     check: |cx| {
         let resource = cx.kind;
@@ -262,6 +286,46 @@ pub const RULE: Rule = Rule {
     },
 };
 
+/// The controllers of the desired state (CI) that may overlap `subject`,
+/// found by index (its selector selects their templates, or theirs selects
+/// its template), judged by [`check`] as a listed namespace would be.
+fn in_desired_state(
+    subject: &Subject,
+    old: Option<&Subject>,
+    state: &crate::relations::State,
+    namespace: &str,
+    mode: Mode,
+) -> Findings {
+    let Some(space) = state.namespace(namespace) else {
+        return Findings::default();
+    };
+    let mut candidates = space.selected(&subject.selector);
+    candidates.extend(space.controllers.matching(&subject.template_labels));
+    candidates.sort_unstable();
+    candidates.dedup();
+    let mut lists: Vec<(Kind, Vec<Controller>)> = Vec::new();
+    for at in candidates {
+        let Some(item) = space.sources.get(at).and_then(|s| state.item(s.item)) else {
+            continue;
+        };
+        let Some(kind) = CONTROLLER_KINDS.into_iter().find(|k| k.name() == item.kind) else {
+            continue;
+        };
+        let Ok(controller) = cluster_reads::from_value::<Controller>(item.value) else {
+            continue;
+        };
+        match lists.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, list)) => list.push(controller),
+            None => lists.push((kind, vec![controller])),
+        }
+    }
+    let listed: Vec<(Kind, &[Controller])> = lists
+        .iter()
+        .map(|(kind, list)| (*kind, list.as_slice()))
+        .collect();
+    check(subject, old, &listed, mode, Place::Ci)
+}
+
 /// Lists the namespace's controllers, one list per kind.
 fn run(
     subject: &Subject,
@@ -270,6 +334,9 @@ fn run(
     mode: Mode,
     host: &dyn Host,
 ) -> Findings {
+    if let Some(state) = host.desired() {
+        return in_desired_state(subject, old, state, namespace, mode);
+    }
     let mut lists: Vec<(Kind, Vec<Controller>)> = Vec::with_capacity(CONTROLLER_KINDS.len());
     let mut unread = Vec::new();
     for resource in CONTROLLER_KINDS {
@@ -282,7 +349,7 @@ fn run(
         .iter()
         .map(|(r, list)| (*r, list.as_slice()))
         .collect();
-    let mut findings = check(subject, old, &listed, mode);
+    let mut findings = check(subject, old, &listed, mode, Place::Admission);
     if !unread.is_empty() {
         findings.warnings.push(not_checked(RULE.id, &unread));
     }
@@ -320,15 +387,16 @@ mod tests {
             (Kind::Deployment, &deployments),
             (Kind::ReplicaSet, &replicasets),
         ];
-        let findings = check(&subject, None, &listed, Mode::Reject);
+        let findings = check(&subject, None, &listed, Mode::Reject, Place::Admission);
         assert_eq!(findings.violations.len(), 1, "{findings:?}");
         assert_eq!(
             findings.violations[0].message,
             "its selector app=rng matches the pods of Deployment rng (template labels app=rng), \
              and the selector of Deployment rng, app=rng, matches this DaemonSet's pods (template labels app=rng): \
              controllers whose selectors overlap adopt each other's orphaned pods, and a Service or \
-             PodDisruptionBudget over them spans both; give this DaemonSet a label that the pods of \
-             Deployment rng lack, in both spec.selector.matchLabels and spec.template.metadata.labels \
+             PodDisruptionBudget over them spans both; give this DaemonSet's pods labels that the \
+             selector of Deployment rng does not match (another value for one of its keys, app=rng), \
+             in both spec.selector.matchLabels and spec.template.metadata.labels \
              (a selector cannot change once created, so Deployment rng cannot be the one to change)"
         );
     }
@@ -343,13 +411,13 @@ mod tests {
             "s",
         ))];
         let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &stable)];
-        assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
+        assert!(check(&subject, None, &listed, Mode::Reject, Place::Admission).is_empty());
         // Without `track` in the stable selector, its selector takes the canary's pods.
         let loose = [controller(json!({"metadata": {"name": "web"},
             "spec": {"selector": {"matchLabels": {"app": "web"}},
                      "template": {"metadata": {"labels": {"app": "web", "track": "stable"}}}}}))];
         let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &loose)];
-        let findings = check(&subject, None, &listed, Mode::Warn);
+        let findings = check(&subject, None, &listed, Mode::Warn, Place::Admission);
         assert_eq!(findings.warnings.len(), 1);
         assert!(findings.warnings[0].message.starts_with(
             "the selector of Deployment web, app=web, matches this Deployment's pods (template labels app=web): "
@@ -370,13 +438,13 @@ mod tests {
             "spec": {"selector": {"matchLabels": {"app": "rng"}}, "template": {"metadata": {"labels": {"app": "rng"}}}}}))];
         let listed: Vec<(Kind, &[Controller])> =
             vec![(Kind::Deployment, &same_uid), (Kind::ReplicaSet, &own_rs)];
-        assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
+        assert!(check(&subject, None, &listed, Mode::Reject, Place::Admission).is_empty());
         // Without uids (a CREATE), kind and name identify it.
         let created = workload("rng", json!({"app": "rng"}), "");
         let subject = super::subject(Kind::Deployment, &created).expect("judged");
         let listed_self = [controller(workload("rng", json!({"app": "rng"}), ""))];
         let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &listed_self)];
-        assert!(check(&subject, None, &listed, Mode::Reject).is_empty());
+        assert!(check(&subject, None, &listed, Mode::Reject, Place::Admission).is_empty());
         let mut owned = workload("rng-1", json!({"app": "rng"}), "r");
         owned["metadata"]["ownerReferences"] =
             json!([{"kind": "Deployment", "name": "rng", "controller": true}]);
@@ -401,13 +469,13 @@ mod tests {
             "spec": {"selector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]},
                      "template": {"metadata": {"labels": {"tier": "web", "app": "web"}}}}}))];
         let listed: Vec<(Kind, &[Controller])> = vec![(Kind::Deployment, &by_tier)];
-        let findings = check(&new, Some(&old), &listed, Mode::Reject);
+        let findings = check(&new, Some(&old), &listed, Mode::Reject, Place::Admission);
         assert_eq!(findings.violations.len(), 1);
         assert!(findings.violations[0].message.starts_with(
             "the selector of Deployment web, tier in (api,web), matches this Deployment's pods (template labels tier=web)"
         ), "{}", findings.violations[0].message);
         // The same overlap already there before the update is not reported.
-        assert!(check(&new, Some(&new), &listed, Mode::Reject).is_empty());
+        assert!(check(&new, Some(&new), &listed, Mode::Reject, Place::Admission).is_empty());
     }
 
     #[test]
@@ -418,7 +486,7 @@ mod tests {
         let others = [controller(json!({"metadata": {"name": "echo2"},
             "spec": {"selector": {"app": "echo"}, "template": {"metadata": {"labels": {"app": "echo", "v": "2"}}}}}))];
         let listed: Vec<(Kind, &[Controller])> = vec![(Kind::ReplicationController, &others)];
-        let findings = check(&subject, None, &listed, Mode::Warn);
+        let findings = check(&subject, None, &listed, Mode::Warn, Place::Admission);
         assert_eq!(findings.warnings.len(), 1);
         assert!(
             findings.warnings[0]

@@ -6,12 +6,17 @@
 //! `label_map_values`, which share one check) return edits of the object's
 //! text, of different maps, and only when they change something.
 
+pub mod autoscaler_target;
 pub mod controller_overlap;
+pub mod disruption_budgets;
 pub mod immutable_selector;
 pub mod label_map_values;
+pub mod network_policy_targets;
 pub mod pod_label_change;
 pub mod service_selector;
 pub mod service_selector_change;
+pub mod service_selector_unique;
+pub mod service_targets;
 pub mod spec_fields;
 pub mod template_labels;
 
@@ -111,8 +116,18 @@ pub fn shape(kind: Kind) -> Shape {
         Kind::DaemonSet | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => APPS,
         Kind::CronJob => CRON_JOB,
         Kind::Job => JOB,
+        Kind::PodDisruptionBudget | Kind::NetworkPolicy | Kind::HorizontalPodAutoscaler => RELATED,
     }
 }
+
+/// A PodDisruptionBudget, NetworkPolicy or HorizontalPodAutoscaler: what
+/// the relation rules read of it (its `apiVersion`, for the versions whose
+/// fields differ) and its label maps.
+const RELATED: Shape = Shape::Fields(&[
+    ("apiVersion", Shape::All),
+    ("metadata", METADATA),
+    ("spec", Shape::All),
+]);
 
 /// The `map[string]string` fields of `kind` whose values and keys the
 /// string rules check (`labelMapValues`, and `serviceSelectorValues` for
@@ -148,6 +163,7 @@ const SERVICE: Shape = Shape::Fields(&[
                 map_at("spec.selector", MapValues::Selector, &Shape::Present),
             ),
             ("type", Shape::All),
+            ("clusterIP", Shape::All),
         ]),
     ),
 ]);
@@ -185,6 +201,7 @@ const REPLICATION_CONTROLLER: Shape = Shape::Fields(&[
                 map_at("spec.selector", MapValues::Selector, &Shape::All),
             ),
             ("template", TEMPLATE),
+            ("replicas", Shape::Present),
         ]),
     ),
 ]);
@@ -279,7 +296,7 @@ const JOB: Shape = Shape::Fields(&[
 /// decoded, settings defaults, the metadata files and the docs' rules table
 /// are derived from this list or checked against it by tests
 /// (`tests/registry.rs`).
-pub const RULES: [&Rule; 8] = [
+pub const RULES: [&Rule; 13] = [
     &spec_fields::RULE,
     &service_selector::RULE,
     &template_labels::RULE,
@@ -288,6 +305,11 @@ pub const RULES: [&Rule; 8] = [
     &service_selector_change::RULE,
     &controller_overlap::RULE,
     &pod_label_change::RULE,
+    &service_targets::RULE,
+    &disruption_budgets::RULE,
+    &network_policy_targets::RULE,
+    &autoscaler_target::RULE,
+    &service_selector_unique::RULE,
 ];
 
 /// Everything about one rule, declared once in its file.
@@ -494,11 +516,6 @@ pub const CREATE_AND_UPDATE: [Operation; 2] = [Operation::Create, Operation::Upd
 
 /// Where a rule that reads only the object can fire: everywhere.
 pub const EVERYWHERE: [Place; 3] = [Place::Admission, Place::Kwctl, Place::Ci];
-
-/// Where a rule that reads the cluster can fire today: at admission under a
-/// ClusterAdmissionPolicy that grants its reads, and under `kwctl run` with
-/// a session file. `selector-guard check` has no cluster to read.
-pub const WITH_A_CLUSTER: [Place; 2] = [Place::Admission, Place::Kwctl];
 
 /// Follows `keys` from `value`. A missing or null step gives `Ok(None)`; a
 /// step through something that is not a map is malformed.

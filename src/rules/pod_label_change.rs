@@ -9,7 +9,7 @@
 //! Controllers of kinds this policy does not read (custom resources, Nodes
 //! for static pods) are skipped without a word.
 
-use super::{Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked};
+use super::{Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode, lookup, not_checked};
 use crate::cluster::{self, Host};
 use crate::cluster::{Controller, OwnerReference, Service};
 use crate::findings::{Finding, Findings};
@@ -128,7 +128,7 @@ pub const RULE: Rule = Rule {
     modes: &[RuleMode::Warn, RuleMode::Off],
     default: Defaults {
         admission: RuleMode::Off,
-        ci: RuleMode::Off,
+        ci: RuleMode::Warn,
     },
     options: &[],
     reads: &[
@@ -145,7 +145,7 @@ pub const RULE: Rule = Rule {
         Kind::Job,
     ],
     reads_old_object: true,
-    fires: &WITH_A_CLUSTER,
+    fires: &EVERYWHERE,
     enabled: |settings, _| settings.pod_label_change == WarnMode::Warn,
     check: |cx| match cx.request.old {
         Some(old) => run(cx.object, old, cx.request.namespace, cx.host),

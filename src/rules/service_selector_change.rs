@@ -10,7 +10,7 @@
 //! are not listed.
 
 use super::{
-    CHECK_MODES, Defaults, Kind, Operation, Rule, RuleMode, WITH_A_CLUSTER, lookup, not_checked,
+    CHECK_MODES, Defaults, EVERYWHERE, Kind, Operation, Rule, RuleMode, lookup, not_checked,
 };
 use crate::cluster;
 use crate::cluster::Pod;
@@ -105,13 +105,13 @@ pub const RULE: Rule = Rule {
     modes: &CHECK_MODES,
     default: Defaults {
         admission: RuleMode::Off,
-        ci: RuleMode::Off,
+        ci: RuleMode::Warn,
     },
     options: &[],
     reads: &["spec.selector", "spec.type", "oldObject.spec.selector"],
     cluster_reads: &[Kind::Pod],
     reads_old_object: true,
-    fires: &WITH_A_CLUSTER,
+    fires: &EVERYWHERE,
     enabled: |settings, _| settings.service_selector_change != Mode::Off,
     check: |cx| match cx.request.old {
         Some(old) => run(
@@ -126,7 +126,7 @@ pub const RULE: Rule = Rule {
 };
 
 /// A Service's `spec.selector`, built from the text its shape captured.
-fn service_selector(object: &Object) -> Option<Value> {
+pub fn service_selector(object: &Object) -> Option<Value> {
     object
         .captured_at("spec.selector")
         .and_then(|found| found.to_value())

@@ -36,6 +36,11 @@ pub struct Case {
     /// `none`, or the RFC 6902 operations that turn `request.object` into
     /// the expected mutated object.
     pub patch: Value,
+    /// `admission`: the row is what the policy answers the request alone;
+    /// `selector-guard check` (cli/tests/cases.rs) skips it, as it judges a
+    /// file as a whole desired state.
+    #[serde(default)]
+    pub only: Option<String>,
 }
 
 /// One row of `tests/settings.yaml`.

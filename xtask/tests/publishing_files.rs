@@ -130,6 +130,12 @@ fn each_question_is_described_and_typed_like_its_setting() {
                 );
             }
             Some("boolean") => assert!(default.is_boolean(), "{variable}: default {default}"),
+            // A list of {apiVersion, kind}: the policy's default, as written.
+            Some("array[") if variable == "workloadKinds" => assert_eq!(
+                default,
+                serde_json::to_value(Settings::default().workload_kinds).expect("JSON"),
+                "{variable}: default"
+            ),
             Some("array[")
                 if Settings::from_json(json!({ variable: ["-probe-"] }).to_string().as_bytes())
                     .is_ok() =>
@@ -256,6 +262,7 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
         Settings::from_json(policy["spec"]["settings"].to_string().as_bytes()),
         Ok(Settings {
             service_selector_change: Mode::Warn,
+            disruption_budgets: Mode::Warn,
             controller_overlap: Mode::Warn,
             pod_label_change: WarnMode::Warn,
             ..Settings::default()
@@ -279,4 +286,38 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
         .collect();
     read.sort();
     assert_eq!(granted, read);
+}
+
+/// `examples/cluster-admission-policy.yaml` is exactly what `cargo xtask
+/// manifest` prints (xtask/tests/match_conditions.rs runs its match
+/// conditions against the case table).
+#[test]
+fn the_example_is_what_cargo_xtask_manifest_prints() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(root())
+        .arg("manifest")
+        .output()
+        .expect("xtask runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8(output.stdout).expect("UTF-8");
+    let path = root().join("examples/cluster-admission-policy.yaml");
+    let example = std::fs::read_to_string(&path).expect("read the example");
+    if example != printed {
+        let line = example
+            .lines()
+            .zip(printed.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| example.lines().count().min(printed.lines().count()));
+        panic!(
+            "{} is stale from line {}: run `cargo xtask manifest > examples/cluster-admission-policy.yaml`\n  file:    {:?}\n  printed: {:?}",
+            path.display(),
+            line + 1,
+            example.lines().nth(line),
+            printed.lines().nth(line)
+        );
+    }
 }

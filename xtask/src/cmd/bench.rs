@@ -65,7 +65,7 @@ pub struct Args {
     pub suite: bool,
     /// Time only the suite's context-aware section: the Service UPDATE
     /// against 10, 1,000 and 10,000 listed pods, the overlap check against
-    /// 10 and 1,000 controllers, and both with the rules off.
+    /// 10, 1,000 and 10,000 controllers, and both with the rules off.
     #[arg(long, conflicts_with_all = ["request_path", "settings_json", "settings_path", "suite"])]
     pub context_aware: bool,
     /// Also time this module (the floor) on the same requests, alternating

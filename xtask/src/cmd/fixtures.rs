@@ -29,13 +29,15 @@ use super::scaffold::{Operation, admission_request, read_manifests, render};
 use crate::host::{Answers, FakeCluster, Grants, KubernetesHost, Policy};
 use crate::metadata::Metadata;
 
-/// The settings sessions are recorded with: every context-aware rule on, at
-/// `warn` (`{"serviceSelectorChange":"warn",...}`).
+/// The settings sessions are recorded with: every rule that reads the
+/// cluster on, at `warn` (`{"serviceSelectorChange":"warn",...}`), so that a
+/// session holds every read any row's settings can make.
 pub fn session_settings() -> String {
-    let settings: serde_json::Map<String, serde_json::Value> =
-        super::manifest::context_aware_settings()
-            .map(|key| (key.to_string(), serde_json::Value::from("warn")))
-            .collect();
+    let settings: serde_json::Map<String, serde_json::Value> = selector_guard::rules::RULES
+        .into_iter()
+        .filter(|rule| !rule.cluster_reads.is_empty())
+        .map(|rule| (rule.id.to_string(), serde_json::Value::from("warn")))
+        .collect();
     serde_json::Value::Object(settings).to_string()
 }
 

@@ -12,6 +12,11 @@
 //! Two deliberate differences from kwctl: `backgroundAudit: true` is written
 //! out (kwctl omits it when true), and so is `mode: protect`, so the README
 //! can point at the line to change for `monitor`.
+//!
+//! It also writes what admission needs besides the policy
+//! ([`match_conditions`], [`FAILURE_POLICY`], [`TIMEOUT_EVAL_SECONDS`],
+//! [`TIMEOUT_SECONDS`]), each with a comment that says why. Its output is
+//! `examples/cluster-admission-policy.yaml` (a test keeps the two equal).
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +32,12 @@ use crate::metadata::{ContextAwareResource, Metadata, Rule, keys};
 pub fn context_aware_settings() -> impl Iterator<Item = &'static str> {
     selector_guard::rules::RULES
         .into_iter()
-        .filter(|rule| !rule.cluster_reads.is_empty())
+        // serviceSelectorUnique reads the cluster but is an organisation's
+        // choice, off in CI too: it stays off.
+        .filter(|rule| {
+            !rule.cluster_reads.is_empty()
+                && rule.default.ci != selector_guard::rules::RuleMode::Off
+        })
         .map(|rule| rule.id)
 }
 
@@ -65,6 +75,291 @@ pub fn manifest_settings(mut defaults: Mapping) -> Mapping {
     defaults
 }
 
+/// `spec.failurePolicy`: what the API server does when it gets no answer
+/// from policy-server (down, unreachable, past [`TIMEOUT_SECONDS`]) or
+/// cannot evaluate a match condition. Not what happens when the policy traps
+/// or runs past [`TIMEOUT_EVAL_SECONDS`]: policy-server answers those itself,
+/// with `allowed: false` and code 500 (policy-evaluator,
+/// `src/runtimes/wapc/runtime.rs`).
+pub const FAILURE_POLICY: &str = "Ignore";
+
+/// `spec.timeoutEvalSeconds` (the CRD allows 2 to 30; policy-server's default
+/// is 2). The first list of a kind in a namespace waits for policy-server's
+/// initial LIST: measured with policy-server 1.36, 10,000 small pods took
+/// 0.53 s on an idle machine and 2.37 s on a busy 2-core one (past the 2 s
+/// default: the request was rejected); warm lists took 103 ms (10,000 pods)
+/// and 9.7 ms (1,000). Real pods are several times larger.
+pub const TIMEOUT_EVAL_SECONDS: u32 = 10;
+
+/// `spec.timeoutSeconds`, the API server's wait (1 to 30; the Kubewarden
+/// controller refuses a [`TIMEOUT_EVAL_SECONDS`] above it): 5 s more than
+/// the evaluation may take, for the network and the time a request waits in
+/// policy-server before its evaluation starts, so that policy-server's own
+/// answer arrives before the API server gives up.
+pub const TIMEOUT_SECONDS: u32 = 15;
+
+// What the CRD and the Kubewarden controller accept.
+const _: () = assert!(
+    2 <= TIMEOUT_EVAL_SECONDS
+        && TIMEOUT_EVAL_SECONDS <= TIMEOUT_SECONDS
+        && 1 <= TIMEOUT_SECONDS
+        && TIMEOUT_SECONDS <= 30
+);
+
+/// One of `spec.matchConditions` (Kubernetes' `MatchCondition`), with the
+/// comment written above it.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct MatchCondition {
+    pub name: String,
+    pub expression: String,
+    #[serde(skip)]
+    pub why: &'static str,
+}
+
+/// The apps/v1, core and batch/v1 workloads whose UPDATEs are sent only
+/// when their spec (replica count aside), labels, annotations or owners
+/// changed. Kinds no condition names (PodDisruptionBudgets,
+/// HorizontalPodAutoscalers, custom workloads) are always sent.
+pub const WORKLOADS: [(&str, &[&str]); 3] = [
+    (
+        "apps",
+        &["daemonsets", "deployments", "replicasets", "statefulsets"],
+    ),
+    ("", &["replicationcontrollers"]),
+    ("batch", &["jobs", "cronjobs"]),
+];
+
+/// `spec.matchConditions`: a request reaches policy-server only when every
+/// one is true. Each is true for every request but an UPDATE of the
+/// resources it names, and for those only when something a rule reads of
+/// the object changed (what each rule reads is in its `RULE.reads`). An
+/// UPDATE that changes none of it would get findings about the object as
+/// stored, which the request leaves as it was: it is admitted without a
+/// call. A field that is absent on one side and present on the other is a
+/// change; every step of a path is guarded with `has()`, so no condition
+/// fails to evaluate on an object the API server sends. The case table is
+/// run through them (`xtask/tests/match_conditions.rs`).
+pub fn match_conditions() -> Vec<MatchCondition> {
+    let update_of = |resources: String, changes: Vec<String>| {
+        let mut lines = vec![
+            "request.operation != 'UPDATE'".to_string(),
+            format!("!({resources})"),
+        ];
+        lines.extend(changes);
+        lines.join("\n|| ")
+    };
+    let workloads = WORKLOADS
+        .iter()
+        .map(|(group, resources)| resource_is(group, resources))
+        .collect::<Vec<_>>()
+        .join("\n  || ");
+    vec![
+        MatchCondition {
+            name: "pod-update-changes-what-rules-read".into(),
+            expression: update_of(
+                resource_is("", &["pods"]),
+                [
+                    "metadata.labels",
+                    "metadata.annotations",
+                    "metadata.ownerReferences",
+                    "spec.nodeSelector",
+                ]
+                .iter()
+                .map(|path| changed(path))
+                .collect(),
+            ),
+            why: "A Pod UPDATE (Pods are registered for UPDATE only): podLabelChange \
+                  reads the labels (and the owner, to find the controller), \
+                  labelMapValues the labels, annotations and nodeSelector. A new \
+                  image, a toleration, a scheduling gate or a finalizer is not sent.",
+        },
+        MatchCondition {
+            name: "service-update-changes-what-rules-read".into(),
+            expression: update_of(
+                resource_is("", &["services"]),
+                [
+                    "spec.selector",
+                    "spec.type",
+                    "spec.clusterIP",
+                    "metadata.labels",
+                    "metadata.annotations",
+                ]
+                .iter()
+                .map(|path| changed(path))
+                .collect(),
+            ),
+            why: "A Service UPDATE: serviceSelectorValues, serviceSelectorChange and \
+                  serviceSelectorUnique read the selector (and its type, or whether \
+                  it is headless), labelMapValues the labels and annotations. New \
+                  ports or a finalizer are not sent.",
+        },
+        MatchCondition {
+            name: "workload-update-changes-what-rules-read".into(),
+            expression: update_of(
+                workloads,
+                vec![
+                    changed("metadata.labels"),
+                    changed("metadata.annotations"),
+                    changed("metadata.ownerReferences"),
+                    "!has(object.spec) || !has(oldObject.spec)".into(),
+                    "object.spec.exists(k, !(k in oldObject.spec)\n    \
+                     || k != 'replicas' && object.spec[k] != oldObject.spec[k])"
+                        .into(),
+                    "oldObject.spec.exists(k, !(k in object.spec))".into(),
+                ],
+            ),
+            why: "A workload UPDATE: the rules read its spec (specFields which \
+                  fields it holds, templateLabels, immutableSelector and \
+                  controllerOverlap the selector and template, labelMapValues its \
+                  maps), its labels and annotations (the last-applied one too) and \
+                  its owner (controllerOverlap skips what a controller owns). No \
+                  rule reads the value of spec.replicas: the Deployment \
+                  controller's scaling of a ReplicaSet is not sent.",
+        },
+    ]
+}
+
+/// `request.resource` is one of `resources` of `group`.
+fn resource_is(group: &str, resources: &[&str]) -> String {
+    match resources {
+        [one] => {
+            format!("request.resource.group == '{group}' && request.resource.resource == '{one}'")
+        }
+        many => format!(
+            "request.resource.group == '{group}' && request.resource.resource in [{}]",
+            many.iter()
+                .map(|r| format!("'{r}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The field at `path` (dotted, under the object) differs between `object`
+/// and `oldObject`, absence included. Each step is guarded with `has()` but
+/// `metadata`, which every object has.
+fn changed(path: &str) -> String {
+    let present = |root: &str| {
+        let mut at = root.to_string();
+        let mut steps = Vec::new();
+        for (i, segment) in path.split('.').enumerate() {
+            at = format!("{at}.{segment}");
+            if i > 0 || segment != "metadata" {
+                steps.push(format!("has({at})"));
+            }
+        }
+        steps
+    };
+    let (new, old) = (present("object"), present("oldObject"));
+    let side = |steps: &[String]| match steps {
+        [one] => one.clone(),
+        many => format!("({})", many.join(" && ")),
+    };
+    format!(
+        "{} != {}\n|| {} && object.{path} != oldObject.{path}",
+        side(&new),
+        side(&old),
+        new.join(" && ")
+    )
+}
+
+/// The comments written above lines of the manifest: each key is a whole
+/// line of serde's output, each value the comment's text.
+fn comments() -> Vec<(String, String)> {
+    let mut comments = vec![
+        (
+            "  matchConditions:".to_string(),
+            "Only requests a rule can act on reach policy-server: every CREATE, \
+             and an UPDATE of a Pod, a Service or a workload only when something a \
+             rule reads of it changed. An UPDATE that changes none of it (a \
+             finalizer, an image of a Pod, the ports of a Service, a replica count) \
+             is admitted without a call: a finding would be about the object as \
+             stored, which it leaves as it was, and policy-server is not in the \
+             path of the cluster's busiest writes. Needs Kubernetes 1.28 or later \
+             (match conditions) and Kubewarden 1.29 or later (timeoutEvalSeconds)."
+                .to_string(),
+        ),
+        (
+            format!("  failurePolicy: {FAILURE_POLICY}"),
+            "When the API server gets no answer (policy-server down or \
+             unreachable, or timeoutSeconds passed) or cannot evaluate a match \
+             condition, it admits the request. It does not apply to an answer: \
+             policy-server rejects a policy that traps or runs past \
+             timeoutEvalSeconds itself (allowed: false, code 500). See \
+             docs/reliability.md."
+                .to_string(),
+        ),
+        (
+            format!("  timeoutEvalSeconds: {TIMEOUT_EVAL_SECONDS}"),
+            "policy-server's deadline for one evaluation (its default is 2 s), \
+             past which it rejects the request. The first list of a kind in a \
+             namespace waits for policy-server's initial LIST: 10,000 small pods \
+             took 0.53 s on an idle machine and 2.37 s on a busy 2-core one, past \
+             the default; warm lists took 103 ms for 10,000 pods and 9.7 ms for \
+             1,000. Real pods are several times larger than those, so 10 s: about \
+             four times the busy cold case."
+                .to_string(),
+        ),
+        (
+            format!("  timeoutSeconds: {TIMEOUT_SECONDS}"),
+            "The API server's wait for policy-server, 1 to 30 s; the Kubewarden \
+             controller refuses a timeoutEvalSeconds above it. 5 s more than an \
+             evaluation may take, for the network and the time a request waits in \
+             policy-server before its evaluation starts, so that policy-server's \
+             own answer, with its reason, arrives first."
+                .to_string(),
+        ),
+    ];
+    for condition in match_conditions() {
+        comments.push((
+            format!("  - name: {}", condition.name),
+            condition.why.to_string(),
+        ));
+    }
+    comments
+}
+
+/// Wraps `text` into `# ` lines of at most 78 columns at `indent`.
+fn comment_lines(text: &str, indent: usize) -> String {
+    let prefix = format!("{}#", " ".repeat(indent));
+    let mut out = String::new();
+    let mut line = prefix.clone();
+    for word in text.split_whitespace() {
+        if line.len() > prefix.len() && line.len() + 1 + word.len() > 78 {
+            out.push_str(&line);
+            out.push('\n');
+            line = prefix.clone();
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
+
+/// `text` with each of [`comments`] written above its line; a line that is
+/// not there exactly once is an error, so a comment is never lost.
+fn with_comments(text: &str) -> anyhow::Result<String> {
+    let comments = comments();
+    for (line, _) in &comments {
+        let found = text.lines().filter(|l| l == line).count();
+        if found != 1 {
+            bail!("the manifest has {found} lines {line:?}, not one, to comment on");
+        }
+    }
+    let mut out = String::with_capacity(text.len() * 2);
+    for line in text.lines() {
+        if let Some((_, comment)) = comments.iter().find(|(at, _)| at == line) {
+            let indent = line.len() - line.trim_start().len();
+            out.push_str(&comment_lines(comment, indent));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
 /// The ClusterAdmissionPolicy YAML for `metadata` with `settings`.
 pub fn render(metadata: &Metadata, settings: Mapping) -> anyhow::Result<String> {
     let title = metadata
@@ -89,12 +384,16 @@ pub fn render(metadata: &Metadata, settings: Mapping) -> anyhow::Result<String> 
             settings,
             rules: metadata.rules.clone(),
             context_aware_resources: metadata.context_aware_resources.iter().cloned().collect(),
+            match_conditions: match_conditions(),
             mutating: metadata.mutating,
             background_audit: metadata.background_audit,
             mode: "protect",
+            failure_policy: FAILURE_POLICY,
+            timeout_eval_seconds: TIMEOUT_EVAL_SECONDS,
+            timeout_seconds: TIMEOUT_SECONDS,
         },
     };
-    let text = quote_yaml11_words(&serde_yaml_ng::to_string(&policy)?);
+    let text = with_comments(&quote_yaml11_words(&serde_yaml_ng::to_string(&policy)?))?;
     // serde's YAML is 1.2: it leaves `off` or `yes` unquoted, and kubectl
     // (YAML 1.1) would read them as booleans; `quote_yaml11_words` quotes
     // the values it can see. Refuse anything left rather than mislead.
@@ -179,12 +478,16 @@ struct Spec {
     module: String,
     settings: Mapping,
     rules: Vec<Rule>,
+    match_conditions: Vec<MatchCondition>,
     /// Sorted (the metadata's set order); omitted when empty, as kwctl does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     context_aware_resources: Vec<ContextAwareResource>,
     mutating: bool,
     background_audit: bool,
     mode: &'static str,
+    failure_policy: &'static str,
+    timeout_eval_seconds: u32,
+    timeout_seconds: u32,
 }
 
 /// One Rancher UI question; only what settings need is read.
@@ -287,8 +590,18 @@ annotations:
         .expect("questions");
         let settings = manifest_settings(default_settings(&questions).expect("defaults"));
         let text = render(&metadata, settings).expect("renders");
+        // The admission part (comments, match conditions, timeouts) is
+        // checked against the example file and the case table
+        // (xtask/tests); here, what the metadata and settings make.
+        // The questions' keys keep their place; the other context-aware
+        // rules follow, in the registry's order.
+        let others: String = context_aware_settings()
+            .filter(|key| *key != "serviceSelectorChange")
+            .map(|key| format!("    {key}: warn\n"))
+            .collect();
+        assert!(others.contains("    controllerOverlap: warn\n"), "{others}");
         assert_eq!(
-            text,
+            without_admission(&text),
             r#"apiVersion: policies.kubewarden.io/v1
 kind: ClusterAdmissionPolicy
 metadata:
@@ -298,9 +611,10 @@ spec:
   settings:
     templateLabels: reject
     serviceSelectorChange: warn
-    controllerOverlap: warn
-    podLabelChange: warn
-  rules:
+"#
+            .to_string()
+                + &others
+                + r#"  rules:
   - apiGroups:
     - ''
     apiVersions:
@@ -320,6 +634,76 @@ spec:
   backgroundAudit: true
   mode: protect
 "#
+        );
+    }
+
+    /// `text` without comment lines, `matchConditions` and the keys after
+    /// `mode`.
+    fn without_admission(text: &str) -> String {
+        let mut out = String::new();
+        let mut skipping = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            if line.starts_with("  ") && !line.starts_with("   ") && !line.starts_with("  -") {
+                skipping = line == "  matchConditions:"
+                    || [
+                        "  failurePolicy:",
+                        "  timeoutEvalSeconds:",
+                        "  timeoutSeconds:",
+                    ]
+                    .iter()
+                    .any(|key| line.starts_with(key));
+            }
+            if !skipping {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_admission_part_is_written_with_its_comments() {
+        let metadata = Metadata::from_yaml_str(METADATA).expect("valid");
+        let text = render(&metadata, Mapping::new()).expect("renders");
+        for line in [
+            "  matchConditions:",
+            "  - name: pod-update-changes-what-rules-read",
+            "  failurePolicy: Ignore",
+            "  timeoutEvalSeconds: 10",
+            "  timeoutSeconds: 15",
+        ] {
+            let at = text
+                .lines()
+                .position(|l| l == line)
+                .unwrap_or_else(|| panic!("no line {line:?} in\n{text}"));
+            let above = text.lines().nth(at - 1).expect("a line above");
+            assert!(
+                above.trim_start().starts_with("# "),
+                "{line:?} has no comment: {above:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_comment_without_its_line_is_an_error() {
+        let err = with_comments("spec:\n  mode: protect\n").expect_err("no line to comment on");
+        assert!(err.to_string().contains("matchConditions"), "{err}");
+    }
+
+    #[test]
+    fn changed_guards_every_step_but_metadata() {
+        assert_eq!(
+            changed("metadata.labels"),
+            "has(object.metadata.labels) != has(oldObject.metadata.labels)\n\
+             || has(object.metadata.labels) && object.metadata.labels != oldObject.metadata.labels"
+        );
+        assert_eq!(
+            changed("spec.type"),
+            "(has(object.spec) && has(object.spec.type)) != (has(oldObject.spec) && has(oldObject.spec.type))\n\
+             || has(object.spec) && has(object.spec.type) && object.spec.type != oldObject.spec.type"
         );
     }
 

@@ -7,9 +7,9 @@
 //!   call, and every pod is compared (none carries `active=yes`), so the
 //!   rule warns that the new selector matches none of the N pods.
 //! - `controllerOverlap: warn` on the DaemonSet CREATE
-//!   `daemonset-beside-deployment.json` (selector `app=rng`) against 10 and
-//!   1,000 controllers spread over the five kinds, none overlapping it: five
-//!   list calls, and every controller is compared.
+//!   `daemonset-beside-deployment.json` (selector `app=rng`) against 10,
+//!   1,000 and 10,000 controllers spread over the five kinds, none
+//!   overlapping it: five list calls, and every controller is compared.
 //! - The same two requests with settings `{}` (the context-aware rules off,
 //!   no host call): the request's plain cost.
 //!
@@ -44,7 +44,7 @@ pub const LINEARITY_BUDGET: f64 = 1.5;
 /// Pods listed for the Service UPDATE.
 pub const POD_COUNTS: [usize; 3] = [10, 1_000, 10_000];
 /// Controllers listed for the overlap check.
-pub const CONTROLLER_COUNTS: [usize; 2] = [10, 1_000];
+pub const CONTROLLER_COUNTS: [usize; 3] = [10, 1_000, 10_000];
 
 /// The `pod-template-hash` of the generated pods' ReplicaSet.
 const POD_TEMPLATE_HASH: &str = "54f57d4d49";
