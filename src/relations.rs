@@ -225,7 +225,8 @@ pub struct State<'v> {
     namespaces: BTreeMap<&'v str, Namespace<'v>>,
 }
 
-fn text<'v>(value: &'v Value, keys: &[&str]) -> &'v str {
+/// The string at `keys` under `value`; `""` when absent or not a string.
+pub fn text<'v>(value: &'v Value, keys: &[&str]) -> &'v str {
     let mut current = value;
     for key in keys {
         match current.get(key) {
@@ -431,15 +432,6 @@ pub fn budget_selector(value: &Value) -> Selector<'_> {
         return Selector::Nothing;
     }
     parsed
-}
-
-/// The desired state's namespace of the object under review, when the host
-/// holds the desired state (CI); `None` at admission.
-pub fn desired<'h>(
-    host: &'h dyn crate::cluster::Host,
-    namespace: &str,
-) -> Option<Option<&'h Namespace<'h>>> {
-    host.desired().map(|state| state.namespace(namespace))
 }
 
 /// How a source is named in messages: `DaemonSet rng's template`, `Pod p`.

@@ -19,6 +19,7 @@
 
 use super::{CHECK_MODES, CREATE_AND_UPDATE, Defaults, EVERYWHERE, KINDS, Kind, Rule, RuleMode};
 use crate::findings::Findings;
+use crate::relations::text;
 use crate::settings::Mode;
 use serde_json::Value;
 
@@ -99,17 +100,6 @@ pub const RULE: Rule = Rule {
         findings
     },
 };
-
-fn text<'v>(value: &'v Value, keys: &[&str]) -> &'v str {
-    let mut current = value;
-    for key in keys {
-        match current.get(key) {
-            Some(next) => current = next,
-            None => return "",
-        }
-    }
-    current.as_str().unwrap_or("")
-}
 
 fn autoscaler(cx: &super::Context, mode: Mode) -> Findings {
     let mut findings = Findings::default();

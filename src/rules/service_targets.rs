@@ -42,12 +42,10 @@ pub const RULE: Rule = Rule {
     fires: &[Place::Ci],
     enabled: |settings, _| settings.service_targets != Mode::Off,
     check: |cx| {
-        let Some(space) = relations::desired(cx.host, cx.request.namespace) else {
-            return Findings::default();
-        };
         let Some(state) = cx.host.desired() else {
             return Findings::default();
         };
+        let space = state.namespace(cx.request.namespace);
         let service_type = lookup(&cx.object.value, &["spec", "type"])
             .ok()
             .flatten()
