@@ -161,13 +161,11 @@ impl<'v> Namespace<'v> {
     /// `key=value` pairs; ties go to the first in input order, and with no
     /// pair satisfied the first source is named. `None` without sources.
     pub fn closest(&self, selector: &Selector) -> Option<usize> {
-        let first = if self.sources.is_empty() {
+        if self.sources.is_empty() {
             return None;
-        } else {
-            0
-        };
+        }
         let Selector::All(requirements) = selector else {
-            return Some(first);
+            return Some(0);
         };
         let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
         for requirement in requirements {
@@ -190,7 +188,7 @@ impl<'v> Namespace<'v> {
                     _ => Some((at, count)),
                 },
             );
-        Some(best.map_or(first, |(at, _)| at))
+        Some(best.map_or(0, |(at, _)| at))
     }
 
     /// Items of `kind` named `name`.
@@ -432,6 +430,17 @@ pub fn budget_selector(value: &Value) -> Selector<'_> {
         return Selector::Nothing;
     }
     parsed
+}
+
+/// Whether two objects of one kind and namespace are the same object: the
+/// same `metadata.uid` when both have one (a listed object, an UPDATE),
+/// else the same name (a CREATE, a manifest).
+pub fn same_object(uid: &str, name: &str, other_uid: &str, other_name: &str) -> bool {
+    if !uid.is_empty() && !other_uid.is_empty() {
+        uid == other_uid
+    } else {
+        name == other_name
+    }
 }
 
 /// How a source is named in messages: `DaemonSet rng's template`, `Pod p`.

@@ -21,7 +21,7 @@ use anyhow::Result;
 use selector_guard::cluster::Host;
 use selector_guard::findings::{Action, Finding as PolicyFinding, Shown, segments};
 use selector_guard::relations::State;
-use selector_guard::rules::RULES;
+use selector_guard::rules::{RULES, Rule, RuleMode};
 use selector_guard::settings::Settings;
 use selector_guard_host::config::load_settings;
 use selector_guard_host::host::{ValidationResponse, admission_request};
@@ -158,6 +158,11 @@ impl Host for Folder<'_, '_> {
 /// The CI default of every rule the settings do not give (`Defaults::ci`
 /// of the registry): what a folder of manifests is judged by.
 pub fn ci_defaults(settings: &mut Value) {
+    fill_defaults(settings, |rule| rule.default.ci);
+}
+
+/// Sets every rule key the settings do not give to `mode(rule)`.
+pub fn fill_defaults(settings: &mut Value, mode: impl Fn(&Rule) -> RuleMode) {
     let Some(map) = settings.as_object_mut() else {
         return;
     };
@@ -166,7 +171,7 @@ pub fn ci_defaults(settings: &mut Value) {
         let given = map.contains_key(rule.id)
             || (rule.id == "specFields" && map.contains_key("daemonSetFields"));
         if !given {
-            map.insert(rule.id.into(), rule.default.ci.as_str().into());
+            map.insert(rule.id.into(), mode(rule).as_str().into());
         }
     }
 }

@@ -60,23 +60,18 @@ fn admission_settings(given: Option<&Value>) -> Value {
         .filter(|s| !s.is_null())
         .cloned()
         .unwrap_or_else(|| serde_json::json!({}));
-    let map = settings.as_object_mut().expect("settings are a map");
-    for rule in selector_guard::rules::RULES {
-        let given = map.contains_key(rule.id)
-            || (rule.id == "specFields" && map.contains_key("daemonSetFields"));
-        // A rule that never fires at admission is off, as it is there.
-        let at_admission = rule
+    assert!(settings.is_object(), "settings are a map");
+    // A rule that never fires at admission is off, as it is there.
+    selector_guard_cli::check::fill_defaults(&mut settings, |rule| {
+        if rule
             .fires
-            .contains(&selector_guard::rules::Place::Admission);
-        if !given {
-            let mode = if at_admission {
-                rule.default.admission
-            } else {
-                selector_guard::rules::RuleMode::Off
-            };
-            map.insert(rule.id.into(), mode.as_str().into());
+            .contains(&selector_guard::rules::Place::Admission)
+        {
+            rule.default.admission
+        } else {
+            selector_guard::rules::RuleMode::Off
         }
-    }
+    });
     settings
 }
 

@@ -61,11 +61,7 @@ pub const RULE: Rule = Rule {
         let value = &cx.object.value;
         let selector = relations::budget_selector(value);
         let mode = cx.settings.disruption_budgets;
-        let name = value
-            .get("metadata")
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let name = relations::text(value, &["metadata", "name"]);
         match cx.host.desired() {
             Some(state) => in_ci(state, cx.request.namespace, value, name, &selector, mode),
             // On UPDATE only a new selector can make a new overlap: the
@@ -228,22 +224,11 @@ fn at_admission(cx: &super::Context, value: &Value, selector: &Selector, mode: M
             return findings;
         }
     };
-    let metadata = value.get("metadata");
-    let text = |key: &str| {
-        metadata
-            .and_then(|m| m.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
-    let (uid, name) = (text("uid"), text("name"));
+    let uid = relations::text(value, &["metadata", "uid"]);
+    let name = relations::text(value, &["metadata", "name"]);
     let mut index = SelectorIndex::default();
     for (at, budget) in budgets.iter().enumerate() {
-        let itself = if !uid.is_empty() && !budget.metadata.uid.is_empty() {
-            uid == budget.metadata.uid
-        } else {
-            name == budget.metadata.name
-        };
-        if !itself {
+        if !relations::same_object(uid, name, &budget.metadata.uid, &budget.metadata.name) {
             index.push(at, selector::parse(Some(&budget.spec.selector), "").0);
         }
     }

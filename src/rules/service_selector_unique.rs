@@ -15,6 +15,7 @@ use super::{
 };
 use crate::cluster;
 use crate::findings::Findings;
+use crate::relations;
 use crate::selector::{self, Selector};
 use crate::settings::Mode;
 use serde_json::Value;
@@ -74,16 +75,9 @@ fn run(cx: &super::Context) -> Findings {
     {
         return findings;
     }
-    let text = |keys: &[&str]| {
-        lookup(&cx.object.value, keys)
-            .ok()
-            .flatten()
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    };
     let this = Compared {
-        name: text(&["metadata", "name"]),
-        uid: text(&["metadata", "uid"]),
+        name: relations::text(&cx.object.value, &["metadata", "name"]),
+        uid: relations::text(&cx.object.value, &["metadata", "uid"]),
         headless: headless(
             lookup(&cx.object.value, &["spec", "clusterIP"])
                 .ok()
@@ -92,11 +86,7 @@ fn run(cx: &super::Context) -> Findings {
     };
     let mut clashes: Vec<String> = Vec::new();
     let mut consider = |other: Compared| {
-        let itself = if !this.uid.is_empty() && !other.uid.is_empty() {
-            this.uid == other.uid
-        } else {
-            this.name == other.name
-        };
+        let itself = relations::same_object(this.uid, this.name, other.uid, other.name);
         if !itself && other.headless == this.headless {
             clashes.push(other.name.to_string());
         }
