@@ -226,7 +226,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
         kind,
     } = &request.kind;
     let Some(kind) = Kind::from_gvk(group, version, kind) else {
-        return Assessed::Answered(accept(Vec::new()));
+        return assess_custom(&mut request, &settings, text);
     };
     if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") {
         return Assessed::Answered(accept(Vec::new()));
@@ -269,6 +269,72 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
     });
     let who = identity(kind, &request, &object.value);
     let answer = response_for(&who, &request, &object, &findings, text);
+    Assessed::Judged {
+        object: who,
+        findings,
+        answer,
+    }
+}
+
+/// A request of a kind the policy does not know: judged by the rules that
+/// check custom workloads ([`rules::Rule::custom`]) when `workloadKinds`
+/// names its kind, else accepted.
+fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> Assessed {
+    let gvk = &request.kind;
+    let listed = settings.workload_kinds.iter().any(|custom| {
+        let (group, version) = custom
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &custom.api_version));
+        custom.kind == gvk.kind && group == gvk.group && version == gvk.version
+    });
+    if !listed || !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") {
+        return Assessed::Answered(accept(Vec::new()));
+    }
+    let value = match std::mem::take(&mut request.object) {
+        ObjectField::Text(text) => match serde_json::from_str::<Value>(text.get()) {
+            Ok(value) => value,
+            Err(err) => {
+                return Assessed::Answered(reject(format!(
+                    "cannot decode the validation request: request.object: {err}"
+                )));
+            }
+        },
+        ObjectField::Decoded(object) => object.value,
+        ObjectField::Absent => Value::Null,
+    };
+    if value.is_null() {
+        return Assessed::Answered(accept(Vec::new()));
+    }
+    let mut findings = Findings::default();
+    for rule in rules::RULES {
+        let Some(check) = rule.custom else { continue };
+        let mut found = if value.is_object() {
+            check(&gvk.kind, &value, settings)
+        } else {
+            let mut found = Findings::default();
+            found.violations.push(findings::Finding::reject(
+                "",
+                format!(
+                    "the object must be a map, not {}",
+                    findings::type_name(&value)
+                ),
+            ));
+            found
+        };
+        found.stamp(rule.id);
+        findings.merge(found);
+        if !value.is_object() {
+            break;
+        }
+    }
+    let who = identity_of(&gvk.kind, request, &value);
+    let object = Object {
+        text: None,
+        value,
+        captured: Vec::new(),
+    };
+    let answer = response_for(&who, request, &object, &findings, payload);
     Assessed::Judged {
         object: who,
         findings,
@@ -326,6 +392,11 @@ fn namespace_of<'a>(request: &'a Request, object: &'a Value) -> &'a str {
 
 /// `Kind namespace/name`, the prefix of every message.
 fn identity(kind: Kind, request: &Request, object: &Value) -> String {
+    identity_of(kind.name(), request, object)
+}
+
+/// [`identity`] for a kind given by name.
+fn identity_of(kind: &str, request: &Request, object: &Value) -> String {
     let metadata = object.get("metadata");
     let field = |key: &str| {
         metadata
@@ -346,8 +417,8 @@ fn identity(kind: Kind, request: &Request, object: &Value) -> String {
         .unwrap_or_else(|| "(unnamed)".to_string());
     let namespace = field("namespace").or(request.namespace.as_deref().filter(|s| !s.is_empty()));
     match namespace {
-        Some(namespace) => format!("{} {namespace}/{name}", kind.name()),
-        None => format!("{} {name}", kind.name()),
+        Some(namespace) => format!("{kind} {namespace}/{name}"),
+        None => format!("{kind} {name}"),
     }
 }
 

@@ -99,6 +99,7 @@ pub const RULE: Rule = Rule {
         }
         findings
     },
+    custom: None,
 };
 
 fn autoscaler(cx: &super::Context, mode: Mode) -> Findings {

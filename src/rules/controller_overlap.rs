@@ -284,6 +284,7 @@ pub const RULE: Rule = Rule {
             None => Findings::default(),
         }
     },
+    custom: None,
 };
 
 /// The controllers of the desired state (CI) that may overlap `subject`,

@@ -76,6 +76,7 @@ pub const RULE: Rule = Rule {
             None => at_admission(cx, value, &selector, mode),
         }
     },
+    custom: None,
 };
 
 const OVERLAP: &str = "the eviction API refuses to evict a pod selected by more than one budget (\"This pod has more than one PodDisruptionBudget, which the eviction subresource does not support\"), so `kubectl drain` fails on them and the node stays cordoned; make the budgets' selectors select different pods, or keep one budget";

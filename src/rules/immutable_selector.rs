@@ -288,6 +288,7 @@ pub const RULE: Rule = Rule {
         let old = cx.request.old.map(|old| &old.value);
         check(cx.kind, &cx.object.value, old, cx.settings)
     },
+    custom: None,
 };
 
 #[cfg(test)]

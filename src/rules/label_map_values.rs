@@ -341,6 +341,7 @@ pub const RULE: Rule = Rule {
     fires: &EVERYWHERE,
     enabled: |settings, _| settings.label_map_values != MutateMode::Off,
     check: |cx| check(cx.object, cx.settings, cx.details),
+    custom: None,
 };
 
 #[cfg(test)]

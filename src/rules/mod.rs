@@ -345,6 +345,10 @@ pub struct Rule {
     /// The rule: a pure function of the request, the settings and (for the
     /// rules that read the cluster) what the host answers.
     pub check: fn(&Context) -> Findings,
+    /// What it checks of a custom workload of `workloadKinds` (its kind's
+    /// name, the object, the settings), on CREATE and UPDATE; `None` when it
+    /// judges none.
+    pub custom: Option<fn(&str, &Value, &Settings) -> Findings>,
 }
 
 impl Rule {

@@ -87,6 +87,7 @@ pub const RULE: Rule = Rule {
         }
         findings
     },
+    custom: None,
 };
 
 /// One selector: absent, `{}` or selecting a pod source is fine.

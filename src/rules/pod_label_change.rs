@@ -151,6 +151,7 @@ pub const RULE: Rule = Rule {
         Some(old) => run(cx.object, old, cx.request.namespace, cx.host),
         None => Findings::default(),
     },
+    custom: None,
 };
 
 /// Gets the pod's controller (when it is of a kind this policy reads) and

@@ -73,6 +73,7 @@ pub const RULE: Rule = Rule {
     fires: &EVERYWHERE,
     enabled: |settings, _| settings.service_selector_values != MutateMode::Off,
     check: |cx| check(cx.object, cx.settings, cx.details),
+    custom: None,
 };
 
 #[cfg(test)]

@@ -123,6 +123,7 @@ pub const RULE: Rule = Rule {
         ),
         None => Findings::default(),
     },
+    custom: None,
 };
 
 /// A Service's `spec.selector`, built from the text its shape captured.

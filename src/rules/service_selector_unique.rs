@@ -44,6 +44,7 @@ pub const RULE: Rule = Rule {
     fires: &EVERYWHERE,
     enabled: |settings, _| settings.service_selector_unique != Mode::Off,
     check: run,
+    custom: None,
 };
 
 /// A Service as this rule compares it.

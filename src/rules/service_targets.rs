@@ -74,4 +74,5 @@ pub const RULE: Rule = Rule {
         }
         findings
     },
+    custom: None,
 };

@@ -319,6 +319,7 @@ pub const RULE: Rule = Rule {
     fires: &EVERYWHERE,
     enabled: |settings, kind| kind.roles().apps && settings.checks_spec_fields_of(kind),
     check: |cx| check(cx.kind, &cx.object.value, cx.settings),
+    custom: None,
 };
 
 #[cfg(test)]

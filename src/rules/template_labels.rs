@@ -10,7 +10,7 @@ use super::{
 use crate::findings::{ErrorKind, FieldError, Findings, report_field_errors};
 use crate::labels::{json_quoted, quoted_entry};
 use crate::selector::{self, Labels, NonStrings, Operator, Requirement, Selector};
-use crate::settings::{MutateMode, Settings};
+use crate::settings::{Mode, MutateMode, Settings};
 use serde_json::Value;
 
 const TEMPLATE_LABELS: &str = "spec.template.metadata.labels";
@@ -20,11 +20,9 @@ const SELECTOR: &str = "spec.selector";
 /// without `manualSelector` and CronJobs, a selector the API server would
 /// generate and refuses to be given. `operation` is `CREATE` or `UPDATE`.
 pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings) -> Findings {
-    let mut findings = Findings::default();
     if !settings.checks_template_labels_of(kind) {
-        return findings;
+        return Findings::default();
     }
-    let mode = settings.template_labels;
     if kind == Kind::CronJob {
         return generated_selector(
             workload,
@@ -48,8 +46,37 @@ pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings)
         if operation == "CREATE" {
             return generated_selector(workload, &["spec"], "spec", false, settings);
         }
-        return findings;
+        return Findings::default();
     }
+    against_template(Some(kind), kind.name(), workload, settings)
+}
+
+/// A custom workload of `workloadKinds` (`name` is its kind): owned pods
+/// come from `spec.template` and are found by `spec.selector`, as for a
+/// Deployment. One without a template (an Argo Rollout that points at a
+/// Deployment's through `spec.workloadRef`) has nothing to match.
+pub fn check_custom(name: &str, workload: &Value, settings: &Settings) -> Findings {
+    if settings.template_labels == Mode::Off {
+        return Findings::default();
+    }
+    match lookup(workload, &["spec", "template"]) {
+        Ok(Some(_)) => against_template(None, name, workload, settings),
+        Ok(None) => Findings::default(),
+        Err(err) => malformed(err),
+    }
+}
+
+/// The template labels of a workload against its selector. `kind` is `None`
+/// for a custom workload (`name` is its kind), which is judged as a
+/// Deployment is.
+fn against_template(
+    kind: Option<Kind>,
+    name: &str,
+    workload: &Value,
+    settings: &Settings,
+) -> Findings {
+    let mut findings = Findings::default();
+    let mode = settings.template_labels;
     let template_labels = match lookup(workload, &["spec", "template", "metadata", "labels"]) {
         Ok(labels) => labels,
         Err(err) => return malformed(err),
@@ -69,7 +96,7 @@ pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings)
         selector::parse_labels_with(template_labels, TEMPLATE_LABELS, non_strings);
     report_field_errors(&mut findings, mode, errors);
 
-    let selector = if kind == Kind::ReplicationController {
+    let selector = if kind == Some(Kind::ReplicationController) {
         // A plain map; empty or absent defaults to the template labels. Its
         // values belong to the serviceSelectorValues rule, which reports them.
         match selector_value {
@@ -81,7 +108,7 @@ pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings)
         }
     } else {
         let Some(selector_value) = selector_value else {
-            let detail = if kind == Kind::Job {
+            let detail = if kind == Some(Kind::Job) {
                 "`selector` must be specified when `manualSelector` is true"
             } else {
                 ""
@@ -101,13 +128,13 @@ pub fn check(kind: Kind, workload: &Value, operation: &str, settings: &Settings)
             .map(|error| with_requirement_fix(error, selector_value, &labels))
             .collect();
         report_field_errors(&mut findings, mode, errors);
-        if kind != Kind::Job && is_empty_selector(selector_value) {
+        if kind != Some(Kind::Job) && is_empty_selector(selector_value) {
             let error = FieldError::invalid(
                 SELECTOR,
                 selector_value,
                 format!(
                     "empty selector is invalid for {}",
-                    kind.name().to_ascii_lowercase()
+                    name.to_ascii_lowercase()
                 ),
             );
             findings.report(
@@ -342,7 +369,7 @@ pub const RULE: Rule = Rule {
         admission: RuleMode::Reject,
         ci: RuleMode::Reject,
     },
-    options: &["templateLabelsKinds"],
+    options: &["templateLabelsKinds", "workloadKinds"],
     reads: &[
         "spec.selector",
         "spec.template.metadata.labels",
@@ -354,6 +381,7 @@ pub const RULE: Rule = Rule {
     fires: &EVERYWHERE,
     enabled: |settings, kind| settings.checks_template_labels_of(kind),
     check: |cx| check(cx.kind, &cx.object.value, cx.request.operation, cx.settings),
+    custom: Some(check_custom),
 };
 
 #[cfg(test)]

@@ -252,10 +252,19 @@ fn the_manifest_installs_the_published_module_with_default_settings() {
     assert_eq!(policy["spec"]["mutating"], true);
     assert_eq!(policy["spec"]["backgroundAudit"], true);
     assert_eq!(policy["spec"]["mode"], "protect");
-    assert_eq!(
-        policy["spec"]["rules"],
-        serde_json::to_value(&metadata.rules).expect("rules")
-    );
+    // The metadata's rules, then the default custom workload (Argo
+    // Rollouts), which templateLabels checks.
+    let mut rules = serde_json::to_value(&metadata.rules).expect("rules");
+    rules
+        .as_array_mut()
+        .expect("a list")
+        .push(serde_json::json!({
+            "apiGroups": ["argoproj.io"],
+            "apiVersions": ["v1alpha1"],
+            "resources": ["rollouts"],
+            "operations": ["CREATE", "UPDATE"],
+        }));
+    assert_eq!(policy["spec"]["rules"], rules);
     // The policy's defaults, with the context-aware rules on at `warn`,
     // together with the grants they need.
     assert_eq!(

@@ -24,7 +24,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
-use crate::metadata::{ContextAwareResource, Metadata, Rule, keys};
+use crate::metadata::{ContextAwareResource, Metadata, Operation, Rule, keys};
 
 /// The context-aware rules' settings (the rules of the registry that read
 /// the cluster), which `cargo xtask manifest` turns on at `warn` (their
@@ -280,6 +280,15 @@ fn comments() -> Vec<(String, String)> {
                 .to_string(),
         ),
         (
+            "  rules:".to_string(),
+            "The kinds and operations the policy judges (its metadata's rules), \
+             and each custom workload of settings.workloadKinds on CREATE and \
+             UPDATE, which templateLabels checks. A custom workload's resource \
+             is the plural kubectl guesses for its kind: a CRD that names it \
+             otherwise needs its rule edited."
+                .to_string(),
+        ),
+        (
             format!("  failurePolicy: {FAILURE_POLICY}"),
             "When the API server gets no answer (policy-server down or \
              unreachable, or timeoutSeconds passed) or cannot evaluate a match \
@@ -360,6 +369,52 @@ fn with_comments(text: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// `rules` (the metadata's) with one more for each group and version of
+/// the custom workloads of `settings.workloadKinds`, on CREATE and UPDATE,
+/// so that `templateLabels` sees them at admission. Their resource is the
+/// plural kubectl guesses for the kind (apimachinery's
+/// `UnsafeGuessKindToResource`), as CRDs name theirs.
+pub fn with_custom_workloads(
+    mut rules: Vec<Rule>,
+    settings: &Mapping,
+) -> anyhow::Result<Vec<Rule>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Custom {
+        api_version: String,
+        kind: String,
+    }
+    let Some(list) = settings.get("workloadKinds") else {
+        return Ok(rules);
+    };
+    let custom: Vec<Custom> =
+        serde_yaml_ng::from_value(list.clone()).context("settings.workloadKinds")?;
+    for item in custom {
+        let (group, version) = item
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", &item.api_version));
+        let resource = crate::manifests::plural(&item.kind);
+        let operations = vec![Operation::Create, Operation::Update];
+        let same = rules.iter_mut().find(|rule| {
+            rule.api_groups == [group]
+                && rule.api_versions == [version]
+                && rule.operations == operations
+        });
+        match same {
+            Some(rule) if rule.resources.contains(&resource) => {}
+            Some(rule) => rule.resources.push(resource),
+            None => rules.push(Rule {
+                api_groups: vec![group.to_string()],
+                api_versions: vec![version.to_string()],
+                resources: vec![resource],
+                operations,
+            }),
+        }
+    }
+    Ok(rules)
+}
+
 /// The ClusterAdmissionPolicy YAML for `metadata` with `settings`.
 pub fn render(metadata: &Metadata, settings: Mapping) -> anyhow::Result<String> {
     let title = metadata
@@ -372,6 +427,7 @@ pub fn render(metadata: &Metadata, settings: Mapping) -> anyhow::Result<String> 
         .into_iter()
         .filter_map(|key| Some((Value::from(key), Value::from(metadata.annotation(key)?))))
         .collect();
+    let rules = with_custom_workloads(metadata.rules.clone(), &settings)?;
     let policy = ClusterAdmissionPolicy {
         api_version: "policies.kubewarden.io/v1",
         kind: "ClusterAdmissionPolicy",
@@ -382,7 +438,7 @@ pub fn render(metadata: &Metadata, settings: Mapping) -> anyhow::Result<String> 
         spec: Spec {
             module: format!("registry://{oci_url}:v{}", metadata.version()?),
             settings,
-            rules: metadata.rules.clone(),
+            rules,
             context_aware_resources: metadata.context_aware_resources.iter().cloned().collect(),
             match_conditions: match_conditions(),
             mutating: metadata.mutating,
@@ -669,6 +725,7 @@ spec:
         let metadata = Metadata::from_yaml_str(METADATA).expect("valid");
         let text = render(&metadata, Mapping::new()).expect("renders");
         for line in [
+            "  rules:",
             "  matchConditions:",
             "  - name: pod-update-changes-what-rules-read",
             "  failurePolicy: Ignore",
@@ -685,6 +742,56 @@ spec:
                 "{line:?} has no comment: {above:?}"
             );
         }
+    }
+
+    #[test]
+    fn custom_workloads_are_registered_once_each() {
+        let settings: Mapping = serde_yaml_ng::from_str(
+            "workloadKinds:\n\
+             - {apiVersion: argoproj.io/v1alpha1, kind: Rollout}\n\
+             - {apiVersion: argoproj.io/v1alpha1, kind: Rollout}\n\
+             - {apiVersion: apps.kruise.io/v1alpha1, kind: CloneSet}\n\
+             - {apiVersion: example.com/v1, kind: Proxy}\n",
+        )
+        .expect("settings");
+        let rules = with_custom_workloads(Vec::new(), &settings).expect("rules");
+        let registered: Vec<(String, String, Vec<String>)> = rules
+            .iter()
+            .map(|r| {
+                (
+                    r.api_groups[0].clone(),
+                    r.api_versions[0].clone(),
+                    r.resources.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            registered,
+            [
+                (
+                    "argoproj.io".into(),
+                    "v1alpha1".into(),
+                    vec!["rollouts".to_string()]
+                ),
+                (
+                    "apps.kruise.io".into(),
+                    "v1alpha1".into(),
+                    vec!["clonesets".to_string()]
+                ),
+                (
+                    "example.com".into(),
+                    "v1".into(),
+                    vec!["proxies".to_string()]
+                ),
+            ]
+        );
+        let bad: Mapping =
+            serde_yaml_ng::from_str("workloadKinds: [{kind: Rollout}]").expect("yaml");
+        let err = with_custom_workloads(Vec::new(), &bad).expect_err("no apiVersion");
+        assert!(
+            format!("{err:#}").contains("settings.workloadKinds"),
+            "{err:#}"
+        );
     }
 
     #[test]

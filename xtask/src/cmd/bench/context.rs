@@ -10,7 +10,17 @@
 //!   `daemonset-beside-deployment.json` (selector `app=rng`) against 10,
 //!   1,000 and 10,000 controllers spread over the five kinds, none
 //!   overlapping it: five list calls, and every controller is compared.
-//! - The same two requests with settings `{}` (the context-aware rules off,
+//! - `podLabelChange: warn` on the Pod UPDATE `pod-active-label-removed.json`
+//!   against its ReplicaSet (one get) and 10, 1,000 and 10,000 Services, none
+//!   selecting the pod (one list).
+//! - `disruptionBudgets: warn` on the budget CREATE `pdb-overlap.json`
+//!   (`tier=front`) against 10, 1,000 and 10,000 objects, half budgets over
+//!   other pods and half pods it selects: two lists, and each selected pod is
+//!   looked up among the other budgets.
+//! - `serviceSelectorUnique: warn` on the Service CREATE
+//!   `service-duplicate-selector.json` against 10, 1,000 and 10,000 Services
+//!   with other selectors: one list.
+//! - The same requests with settings `{}` (the context-aware rules off,
 //!   no host call): the request's plain cost.
 //!
 //! Method: the cluster is generated in code ([`pods`], [`controllers`]), and
@@ -45,6 +55,9 @@ pub const LINEARITY_BUDGET: f64 = 1.5;
 pub const POD_COUNTS: [usize; 3] = [10, 1_000, 10_000];
 /// Controllers listed for the overlap check.
 pub const CONTROLLER_COUNTS: [usize; 3] = [10, 1_000, 10_000];
+/// Objects listed for podLabelChange, disruptionBudgets and
+/// serviceSelectorUnique.
+pub const OBJECT_COUNTS: [usize; 3] = [10, 1_000, 10_000];
 
 /// The `pod-template-hash` of the generated pods' ReplicaSet.
 const POD_TEMPLATE_HASH: &str = "54f57d4d49";
@@ -247,6 +260,83 @@ pub fn controllers(count: usize) -> Vec<Value> {
         .collect()
 }
 
+/// `count` Services in namespace `default`, each selecting its own
+/// `app=svc-N`: none selects the request's pods, none has its selector.
+pub fn services(count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": format!("svc-{i}"),
+                    "namespace": "default",
+                    "uid": uid(20, i),
+                    "resourceVersion": "4242",
+                    "creationTimestamp": "2026-01-12T09:30:00Z",
+                    "labels": {"app": format!("svc-{i}")}
+                },
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": format!("10.96.{}.{}", (i / 250) % 256, i % 250 + 2),
+                    "selector": {"app": format!("svc-{i}")},
+                    "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]
+                }
+            })
+        })
+        .collect()
+}
+
+/// `count` objects for a budget CREATE: half budgets, each over its own
+/// `app=web-N`, and half [`pods`] that also carry `tier=front` (so the
+/// request's budget, `tier=front`, selects every one of them and looks for
+/// another budget of each; none has one).
+pub fn budgets_and_pods(count: usize) -> Vec<Value> {
+    let budgets = (0..count / 2).map(|i| {
+        json!({
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {
+                "name": format!("web-{i}"),
+                "namespace": "default",
+                "uid": uid(30, i),
+                "resourceVersion": "4242",
+                "creationTimestamp": "2026-01-12T09:30:00Z"
+            },
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": format!("web-{i}")}}},
+            "status": {"currentHealthy": 2, "desiredHealthy": 1, "disruptionsAllowed": 1, "expectedPods": 2}
+        })
+    });
+    let pods = pods(count - count / 2).into_iter().map(|mut pod| {
+        if let Some(labels) = pod
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
+            labels.insert("tier".into(), json!("front"));
+        }
+        pod
+    });
+    budgets.chain(pods).collect()
+}
+
+/// The ReplicaSet that owns the pod of `pod-active-label-removed` (its
+/// selector still matches the pod's new labels), and `count` [`services`]
+/// that select neither its old labels nor its new ones.
+pub fn owner_and_services(count: usize) -> Vec<Value> {
+    let labels = json!({"app": "rng", "pod-template-hash": POD_TEMPLATE_HASH});
+    let owner = controller(
+        ("apps/v1", "ReplicaSet"),
+        (
+            &format!("rng-{POD_TEMPLATE_HASH}"),
+            "5f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        ),
+        json!({"matchLabels": labels}),
+        labels,
+        None,
+    );
+    std::iter::once(owner).chain(services(count)).collect()
+}
+
 /// A straight line `µs = intercept + slope × objects`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Line {
@@ -314,7 +404,7 @@ struct Scenario {
     expect: Expect,
 }
 
-fn scenarios() -> [Scenario; 2] {
+fn scenarios() -> [Scenario; 5] {
     [
         Scenario {
             title: "Service UPDATE, serviceSelectorChange: warn (1 list call: v1 Pods in default)",
@@ -334,6 +424,36 @@ fn scenarios() -> [Scenario; 2] {
             counts: &CONTROLLER_COUNTS,
             cluster: controllers,
             calls: 5,
+            expect: Expect::Quiet,
+        },
+        Scenario {
+            title: "Pod UPDATE, podLabelChange: warn (a get of its ReplicaSet, a list of v1 Services; none selects it)",
+            fixture: "pod-active-label-removed",
+            rule: "podLabelChange",
+            unit: "Service",
+            counts: &OBJECT_COUNTS,
+            cluster: owner_and_services,
+            calls: 2,
+            expect: Expect::Quiet,
+        },
+        Scenario {
+            title: "PodDisruptionBudget CREATE, disruptionBudgets: warn (2 list calls: budgets and pods; it selects every pod, no other budget does)",
+            fixture: "pdb-overlap",
+            rule: "disruptionBudgets",
+            unit: "object",
+            counts: &OBJECT_COUNTS,
+            cluster: budgets_and_pods,
+            calls: 2,
+            expect: Expect::Quiet,
+        },
+        Scenario {
+            title: "Service CREATE, serviceSelectorUnique: warn (1 list call: v1 Services; none has its selector)",
+            fixture: "service-duplicate-selector",
+            rule: "serviceSelectorUnique",
+            unit: "Service",
+            counts: &OBJECT_COUNTS,
+            cluster: services,
+            calls: 1,
             expect: Expect::Quiet,
         },
     ]
