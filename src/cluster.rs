@@ -43,11 +43,8 @@ pub struct Wapc;
 impl Host for Wapc {
     #[cfg(target_arch = "wasm32")]
     fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
-        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload).map_err(|err| {
-            let text = err.to_string();
-            text.strip_prefix("Host error: ")
-                .map_or_else(|| text.clone(), str::to_string)
-        })
+        wapc_guest::host_call("kubewarden", "kubernetes", operation, payload)
+            .map_err(|err| err.to_string())
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -682,9 +679,27 @@ fn call(
     host.call(operation, &payload).map_err(|why| one_line(&why))
 }
 
-/// Host errors as one line: messages end up in one warning.
+/// A host's error without what the hosts put before the API server's
+/// words: the waPC guest's `Host error: `, kwctl's and policy-server's
+/// `Callback evaluation failure: ` (policy-evaluator's callback channel),
+/// and kube-rs's `ApiError: ` (its `Error::Api`, on a live API error).
+fn host_words(text: &str) -> &str {
+    // One string split at `|`: a loop over an array of prefixes is
+    // unrolled, a few hundred bytes more in the module.
+    let mut text = text;
+    for prefix in "Host error: |Callback evaluation failure: |ApiError: ".split('|') {
+        text = text.strip_prefix(prefix).unwrap_or(text);
+    }
+    text
+}
+
+/// Host errors as one line, in the API server's words: messages end up in
+/// one warning.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    host_words(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -773,6 +788,29 @@ mod tests {
             err.to_string()
                 .starts_with("cannot get apps/v1/ReplicaSet ns/rs"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn host_errors_show_the_api_servers_words_without_host_prefixes() {
+        let forbidden = r#"pods is forbidden: User "system:serviceaccount:kubewarden:policy-server-default" cannot list resource "pods" in API group "" in the namespace "default""#;
+        let expected = format!("cannot list v1/Pod in namespace default: {forbidden}");
+        for answer in [
+            // This project's runner and kwctl, natively and in wasm.
+            format!("Callback evaluation failure: {forbidden}"),
+            format!("Host error: Callback evaluation failure: {forbidden}"),
+            // policy-server, on an API error from kube-rs.
+            format!("Host error: Callback evaluation failure: ApiError: {forbidden}"),
+            forbidden.to_string(),
+        ] {
+            let host = recorder(Err(answer.leak()));
+            let err = list::<Pod>(&host, Kind::Pod, "default").expect_err("refused");
+            assert_eq!(err.to_string(), expected);
+        }
+        // Only a leading prefix goes: the same words later are the server's.
+        assert_eq!(
+            host_words("Host error: ApiError: x: Callback evaluation failure: y"),
+            "x: Callback evaluation failure: y"
         );
     }
 

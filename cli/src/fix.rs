@@ -25,10 +25,11 @@
 //!   text goes to stdout), then checked again: exit 1 when errors remain.
 
 use selector_guard::rules;
-use selector_guard_host::yaml11::{self, Limits, Node, Schema, Style};
+use selector_guard_host::yaml11::{self, Node, Position, Style};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
-use crate::check::{self, Evaluated, Loaded, Report, exit, patch};
+use crate::check::{self, Evaluated, Report, exit};
 use crate::findings::Format;
 use crate::inputs::{Object, Origin, Source};
 
@@ -58,37 +59,6 @@ pub struct Edit {
     pub place: (String, usize, usize),
     /// What was done, for the user.
     pub note: String,
-}
-
-/// Settings for computing fixes: the string rules mutate.
-pub fn mutate_settings(settings: &mut Value) {
-    if let Some(map) = settings.as_object_mut() {
-        for key in ["serviceSelectorValues", "labelMapValues"] {
-            map.insert(key.into(), "mutate".into());
-        }
-    }
-}
-
-/// Settings under which rejecting rules only warn, so a rejected object
-/// still shows its patch.
-pub fn warn_settings(settings: &Value) -> Value {
-    let mut relaxed = settings.clone();
-    if let Some(map) = relaxed.as_object_mut() {
-        for value in map.values_mut() {
-            if value == "reject" {
-                *value = "warn".into();
-            }
-        }
-        // Rules that reject by default; specFields may be given by its
-        // old name, and naming both is refused.
-        if !map.contains_key("daemonSetFields") {
-            map.entry("specFields").or_insert_with(|| "warn".into());
-        }
-        for key in ["templateLabels", "immutableSelector"] {
-            map.entry(key).or_insert_with(|| "warn".into());
-        }
-    }
-    relaxed
 }
 
 /// A plain scalar is a valid label value (empty, or at most 63
@@ -121,104 +91,407 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
-/// The edits that apply `mutated` (the policy's object) to `object` as
-/// written. Operations that are not quoting a plain scalar are left out.
-pub fn edits(object: &Object, mutated: Option<&Value>) -> Vec<Edit> {
-    let Some(root) = &object.node else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut maps: Vec<String> = Vec::new();
-    for operation in mutated.map(|m| patch(&object.value, m)).unwrap_or_default() {
-        let Some(Value::String(new)) = &operation.value else {
-            continue;
-        };
-        if operation.op != "replace" {
-            continue;
-        }
-        let Ok(Node::Scalar {
-            text,
-            style: Style::Plain,
-            tagged: false,
-            start,
-            end,
-        }) = root.pointer(&operation.path)
-        else {
-            continue;
-        };
-        if start.line != end.line {
-            continue;
-        }
-        let parent = operation
-            .path
-            .rsplit_once('/')
-            .map_or("", |(parent, _)| parent);
-        let in_annotations = parent.ends_with("/annotations");
-        let (replacement, note) = if in_annotations || is_label_value(text) {
-            (
-                quoted(text),
-                format!(
-                    "{}: quoted `{text}` as {}",
-                    check::dotted(&operation.path),
-                    quoted(text)
-                ),
-            )
-        } else {
-            (
-                quoted(new),
-                format!(
-                    "{}: `{text}` is not a valid label value as written, so the policy's string {} was written instead",
-                    check::dotted(&operation.path),
-                    quoted(new)
-                ),
-            )
-        };
-        let (line, column) = object.place(*start);
-        out.push(Edit {
-            start: start.index,
-            end: end.index,
-            replacement,
-            place: (object.file.clone(), line, column),
-            note,
+/// The source text of a file, addressed by character offsets (what
+/// [`Position::index`] counts).
+pub struct Text<'a> {
+    text: &'a str,
+    /// The byte offset of each character, and of the end; `None` for ASCII
+    /// text, where the two are the same.
+    offsets: Option<Vec<usize>>,
+}
+
+impl<'a> Text<'a> {
+    pub fn new(text: &'a str) -> Text<'a> {
+        let offsets = (!text.is_ascii()).then(|| {
+            text.char_indices()
+                .map(|(byte, _)| byte)
+                .chain(std::iter::once(text.len()))
+                .collect()
         });
-        maps.push(parent.to_owned());
+        Text { text, offsets }
     }
+
+    /// The byte offset of character `index`.
+    fn byte(&self, index: usize) -> Option<usize> {
+        match &self.offsets {
+            None => (index <= self.text.len()).then_some(index),
+            Some(offsets) => offsets.get(index).copied(),
+        }
+    }
+
+    /// The text from character `start` to character `end`.
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        match (self.byte(start), self.byte(end)) {
+            (Some(start), Some(end)) => self.text.get(start..end).unwrap_or_default(),
+            _ => "",
+        }
+    }
+
+    /// The character offset just past the first `:` at or after character
+    /// `from`, when only whitespace comes before it.
+    fn colon_after(&self, from: usize) -> Option<usize> {
+        let rest = self.text.get(self.byte(from)?..)?;
+        let mut index = from;
+        for c in rest.chars() {
+            index += 1;
+            match c {
+                ':' => return Some(index),
+                ' ' | '\t' | '\r' | '\n' => {}
+                _ => return None,
+            }
+        }
+        None
+    }
+}
+
+/// The anchor a node's text starts with (`&v` of `&v !!str yes`), and
+/// whether a tag comes before its content: the properties saphyr includes
+/// in a node's span.
+fn properties(written: &str) -> (Option<&str>, bool) {
+    let mut anchor = None;
+    let mut tagged = false;
+    let mut rest = written.trim_start();
+    loop {
+        let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (token, after) = rest.split_at(token_end);
+        if token.starts_with('&') {
+            anchor = Some(token);
+        } else if token.starts_with('!') {
+            tagged = true;
+        } else {
+            return (anchor, tagged);
+        }
+        rest = after.trim_start();
+    }
+}
+
+/// A key left as written: quoting it would change which keys its map holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    /// Where, as findings print it: file, line, column.
+    pub place: (String, usize, usize),
+    /// Why, for the user.
+    pub note: String,
+}
+
+/// What `fix` does to one object: the edits, and the keys it leaves.
+#[derive(Debug, Default)]
+pub struct Fixes {
+    pub edits: Vec<Edit>,
+    pub kept: Vec<Kept>,
+}
+
+/// The edits that make every value and key of `object`'s label maps that
+/// kubectl does not read as a string into one, in `source` (the text its
+/// positions index). Each value is quoted as written when that spelling is
+/// a valid value there (any spelling in annotations), else written as the
+/// policy's string for what kubectl read (`label_string`); an empty or
+/// null value becomes `""`, and a tag gives way to the quotes (an anchor
+/// stays). The policy's verdict on the object does not matter: every such
+/// value is fixed. A key is quoted unless that would merge it with another
+/// key of its map or bring back one it shadows (`y` beside `"y"`, `on`
+/// beside `true`): those are [`Kept`].
+pub fn edits(object: &Object, source: &Text) -> Fixes {
+    let mut fixes = Fixes::default();
+    let Some(root) = &object.node else {
+        return fixes;
+    };
+    let mut anchors = HashMap::new();
+    anchored(root, &mut anchors);
+    let mut fixer = Fixer {
+        object,
+        source,
+        anchors,
+        requoted: HashMap::new(),
+        aliases_done: HashSet::new(),
+        fixes: &mut fixes,
+    };
+    let mut maps: Vec<String> = Vec::new();
     label_maps(&object.value, &mut maps);
     maps.sort();
     maps.dedup();
     for pointer in maps {
-        let Ok(Node::Mapping { entries, .. }) = root.pointer(&pointer) else {
+        let (
+            Ok(Node::Mapping {
+                entries, merged, ..
+            }),
+            Some(Value::Object(read)),
+        ) = (root.pointer(&pointer), object.value.pointer(&pointer))
+        else {
             continue;
         };
-        for entry in entries {
+        fixer.map(&pointer, entries, merged, read);
+    }
+    // An anchored value quoted in a label map keeps its reading everywhere
+    // else: each other alias of it is written out as the value was.
+    if !fixer.requoted.is_empty() {
+        let mut aliases = Vec::new();
+        aliases_in(root, &mut aliases);
+        for (start, end, id) in aliases {
+            if fixer.aliases_done.contains(&start.index) {
+                continue;
+            }
+            if let Some(written) = fixer.requoted.get(&id) {
+                let (line, column) = object.place(start);
+                fixer.fixes.edits.push(Edit {
+                    start: start.index,
+                    end: end.index,
+                    replacement: written.clone(),
+                    place: (object.file.clone(), line, column),
+                    note: format!(
+                        "wrote the alias out as `{written}`: its anchored value is quoted in a label map, and this use keeps its reading"
+                    ),
+                });
+            }
+        }
+    }
+    fixes
+}
+
+/// Every anchored scalar under `node`, by anchor id.
+fn anchored<'n>(node: &'n Node, out: &mut HashMap<usize, &'n Node>) {
+    match node {
+        Node::Scalar { anchor, .. } if *anchor != 0 => {
+            out.insert(*anchor, node);
+        }
+        Node::Scalar { .. } | Node::Alias { .. } => {}
+        Node::Sequence { items, .. } => items.iter().for_each(|n| anchored(n, out)),
+        Node::Mapping { entries, .. } => {
+            for entry in entries {
+                anchored(&entry.key_node, out);
+                anchored(&entry.value, out);
+            }
+        }
+    }
+}
+
+/// Every alias under `node`: where it is written, and its anchor's id.
+fn aliases_in(node: &Node, out: &mut Vec<(Position, Position, usize)>) {
+    match node {
+        Node::Alias { start, end, id } => out.push((*start, *end, *id)),
+        Node::Scalar { .. } => {}
+        Node::Sequence { items, .. } => items.iter().for_each(|n| aliases_in(n, out)),
+        Node::Mapping { entries, .. } => {
+            for entry in entries {
+                aliases_in(&entry.key_node, out);
+                aliases_in(&entry.value, out);
+            }
+        }
+    }
+}
+
+/// The state of [`edits`] over one object.
+struct Fixer<'a, 'n> {
+    object: &'a Object,
+    source: &'a Text<'a>,
+    /// Anchored scalars by id.
+    anchors: HashMap<usize, &'n Node>,
+    /// Anchors whose value was quoted in place, with its text as written
+    /// (without the anchor), which other aliases of it get.
+    requoted: HashMap<usize, String>,
+    /// Aliases (by start) already replaced in a label map.
+    aliases_done: HashSet<usize>,
+    fixes: &'a mut Fixes,
+}
+
+impl Fixer<'_, '_> {
+    fn place(&self, position: Position) -> (String, usize, usize) {
+        let (line, column) = self.object.place(position);
+        (self.object.file.clone(), line, column)
+    }
+
+    fn map(
+        &mut self,
+        pointer: &str,
+        entries: &[yaml11::Entry],
+        merged: &[String],
+        read: &serde_json::Map<String, Value>,
+    ) {
+        let annotations = pointer.ends_with("/annotations");
+        let map_path = check::dotted(pointer);
+        // The entry kubectl reads for each key: the last one written, unless
+        // a `<<` merge after it supplies the key.
+        let mut last: HashMap<&str, (usize, usize)> = HashMap::with_capacity(entries.len());
+        for (at, entry) in entries.iter().enumerate() {
+            let seen = last.entry(entry.key.as_str()).or_insert((at, 0));
+            *seen = (at, seen.1 + 1);
+        }
+        let is_merged = |key: &str| merged.binary_search_by(|k| k.as_str().cmp(key)).is_ok();
+        for key in merged {
+            if let Some(found) = read.get(key).filter(|v| !v.is_string()) {
+                let place = self.place(self.object.start);
+                self.fixes.kept.push(Kept {
+                    place,
+                    note: format!(
+                        "{map_path}[{key}]: {found} comes from a `<<` merge and is left as written: quote it where the merged map is written, or give the key here"
+                    ),
+                });
+            }
+        }
+        for (at, entry) in entries.iter().enumerate() {
+            let (last_at, count) = last.get(entry.key.as_str()).copied().unwrap_or((at, 1));
+            let effective = last_at == at && !is_merged(&entry.key);
+            if effective && let Some(found) = read.get(&entry.key).filter(|v| !v.is_string()) {
+                self.value(&map_path, annotations, entry, found);
+            }
+            // The key.
             let Node::Scalar {
                 text,
                 style: Style::Plain,
                 tagged: false,
                 start,
                 end,
+                ..
             } = &entry.key_node
             else {
                 continue;
             };
-            if yaml11::yaml11_type(text) == "string" || start.line != end.line {
+            if yaml11::yaml11_type(text) == "string" {
                 continue;
             }
-            let (line, column) = object.place(*start);
-            out.push(Edit {
-                start: start.index,
-                end: end.index,
-                replacement: quoted(text),
-                place: (object.file.clone(), line, column),
-                note: format!(
-                    "{}: quoted the key `{text}` (YAML 1.1 reads it as {})",
-                    check::dotted(&pointer),
+            let place = self.place(*start);
+            // Two keys read as one string must stay of one type: go-yaml
+            // keeps `true` and "true" apart, and which one kubectl keeps
+            // when it makes them strings is left to Go's map order.
+            let clash = if !effective || count > 1 {
+                Some(format!(
+                    "another key of the map is also read as \"{}\", and quoting one of them would bring back the other",
                     entry.key
-                ),
-            });
+                ))
+            } else if text != &entry.key && read.contains_key(text.as_str()) {
+                Some(format!(
+                    "the map already has the key \"{text}\", which it would merge with"
+                ))
+            } else {
+                None
+            };
+            match clash {
+                Some(why) => self.fixes.kept.push(Kept {
+                    place,
+                    note: format!(
+                        "{map_path}: left the key `{text}` as written (kubectl reads it as \"{}\"): {why}; rename one of the keys by hand",
+                        entry.key
+                    ),
+                }),
+                None => self.fixes.edits.push(Edit {
+                    start: start.index,
+                    end: end.index,
+                    replacement: quoted(text),
+                    place,
+                    note: format!(
+                        "{map_path}: quoted the key `{text}` (YAML 1.1 reads it as {})",
+                        entry.key
+                    ),
+                }),
+            }
         }
     }
-    out
+
+    /// Makes `entry`'s value, which kubectl reads as `found`, a string. A
+    /// value with no string form (a list, a map) is left.
+    fn value(&mut self, map_path: &str, annotations: bool, entry: &yaml11::Entry, found: &Value) {
+        let Some(policy) = selector_guard::labels::label_string(found) else {
+            return;
+        };
+        let key = match &entry.key_node {
+            Node::Scalar { text, .. } => text.as_str(),
+            _ => entry.key.as_str(),
+        };
+        let path = format!("{map_path}[{key}]");
+        // An alias: the value is written at its anchor, and only this use
+        // changes.
+        let (scalar, alias) = match &entry.value {
+            Node::Alias { id, start, end } => match self.anchors.get(id) {
+                Some(anchored) => (*anchored, Some((*start, *end))),
+                None => return,
+            },
+            scalar => (scalar, None),
+        };
+        let Node::Scalar {
+            text,
+            start,
+            end,
+            anchor,
+            ..
+        } = scalar
+        else {
+            return;
+        };
+        let string = if annotations || is_label_value(text) {
+            text.as_str()
+        } else {
+            policy.as_ref()
+        };
+        let written = self.source.slice(start.index, end.index).trim();
+        let shown = if written.is_empty() {
+            "an empty value".to_string()
+        } else {
+            format!("`{written}`")
+        };
+        let note = if string == text.as_str() && !text.is_empty() {
+            format!("{path}: quoted {shown} as {}", quoted(string))
+        } else if string == text.as_str() {
+            format!("{path}: wrote {shown} as \"\" (kubectl reads it as null)")
+        } else {
+            format!(
+                "{path}: `{text}` is not a valid label value as written, so the policy's string {} was written instead",
+                quoted(string)
+            )
+        };
+        if let Some((alias_start, alias_end)) = alias {
+            let alias_text = self.source.slice(alias_start.index, alias_end.index);
+            let note = format!(
+                "{path}: wrote the alias `{alias_text}` (of {shown}) as {}, in this label map only",
+                quoted(string)
+            );
+            self.aliases_done.insert(alias_start.index);
+            let place = self.place(alias_start);
+            self.fixes.edits.push(Edit {
+                start: alias_start.index,
+                end: alias_end.index,
+                replacement: quoted(string),
+                place,
+                note,
+            });
+            return;
+        }
+        let place = self.place(*start);
+        if start.index == end.index {
+            // An empty value: saphyr places it at the key's `:`.
+            let key_end = match &entry.key_node {
+                Node::Scalar { end, .. } => end.index,
+                other => other.start().index,
+            };
+            if let Some(after) = self.source.colon_after(key_end) {
+                self.fixes.edits.push(Edit {
+                    start: after,
+                    end: after,
+                    replacement: format!(" {}", quoted(string)),
+                    place,
+                    note,
+                });
+            }
+            return;
+        }
+        let (anchor_text, _) = properties(written);
+        let replacement = match anchor_text {
+            Some(anchor_text) => {
+                if *anchor != 0 {
+                    let without = written.replacen(anchor_text, "", 1);
+                    self.requoted.insert(*anchor, without.trim().to_string());
+                }
+                format!("{anchor_text} {}", quoted(string))
+            }
+            None => quoted(string),
+        };
+        self.fixes.edits.push(Edit {
+            start: start.index,
+            end: end.index,
+            replacement,
+            place,
+            note,
+        });
+    }
 }
 
 /// JSON pointers of the label maps the policy checks in `object`: the
@@ -269,125 +542,104 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
     out
 }
 
-/// The fixed text of each report's file, and the edits made.
-fn fixed_texts(
-    loaded: &Loaded,
-    sources: &[(String, Result<String, String>)],
-    reports: &[Report],
-) -> Vec<Option<(String, Vec<Edit>)>> {
-    // Objects the policy rejected: asked again with rejecting rules warning.
-    let relaxed = warn_settings(&loaded.settings);
-    let relaxed_ok = loaded.check_settings(&relaxed).is_ok();
-    let rejected: Vec<&Object> = reports
-        .iter()
-        .filter_map(|r| r.evaluated.as_ref().ok())
-        .flatten()
-        .filter(|e| e.answer.as_ref().is_ok_and(|a| !a.answer.accepted))
-        .map(|e| &e.object)
-        .collect();
-    let mut second: Vec<Option<Value>> = Vec::new();
-    if relaxed_ok && !rejected.is_empty() {
-        let requests: Vec<Value> = rejected
-            .iter()
-            .filter_map(|o| check::create_request(&o.value).ok())
-            .collect();
-        if requests.len() == rejected.len() {
-            second = loaded
-                .evaluate_all(&requests, &relaxed, &check::NoCluster)
-                .into_iter()
-                .map(|a| a.ok().and_then(|a| a.answer.mutated_object))
-                .collect();
+/// What `fix` makes of one file.
+pub enum Fixed {
+    /// The file could not be read (or kubectl could not parse it): why.
+    Unreadable(String),
+    /// A fix was computed but would change what the file means: why. A
+    /// safety net; each time it fires is a bug.
+    Refused(String),
+    /// The fixed text (the same text when nothing changes), the edits and
+    /// the keys left as written.
+    Done(String, Fixes),
+}
+
+/// The fix of `text`, the content of the file `name`.
+pub fn fix_text(name: &str, text: &str) -> Fixed {
+    let contents = match crate::inputs::objects(name, text) {
+        Ok(contents) => contents,
+        Err(e) => return Fixed::Unreadable(format!("{e:#}")),
+    };
+    let source = Text::new(text);
+    let mut all = Fixes::default();
+    for object in &contents.objects {
+        let fixes = edits(object, &source);
+        all.edits.extend(fixes.edits);
+        all.kept.extend(fixes.kept);
+    }
+    if all.edits.is_empty() {
+        return Fixed::Done(text.to_string(), all);
+    }
+    let fixed = apply(text, &all.edits);
+    match same_but_label_maps(&contents.objects, name, &fixed) {
+        Ok(()) => Fixed::Done(fixed, all),
+        Err(why) => Fixed::Refused(why),
+    }
+}
+
+/// Whether kubectl reads `fixed` as it read the original `objects`, but
+/// for the label maps, whose values and keys must all be strings now (the
+/// kept keys aside). The safety net under every fix.
+fn same_but_label_maps(objects: &[Object], name: &str, fixed: &str) -> Result<(), String> {
+    let after = crate::inputs::objects(name, fixed)
+        .map_err(|e| format!("the fixed text does not read back ({e:#})"))?;
+    if after.objects.len() != objects.len() {
+        return Err(format!(
+            "the fixed text holds {} objects, not {}",
+            after.objects.len(),
+            objects.len()
+        ));
+    }
+    for (before, after) in objects.iter().zip(&after.objects) {
+        let mut maps = Vec::new();
+        label_maps(&before.value, &mut maps);
+        let (mut old, mut new) = (before.value.clone(), after.value.clone());
+        for pointer in &maps {
+            let taken = |value: &mut Value| -> Option<serde_json::Map<String, Value>> {
+                match value.pointer_mut(pointer).map(Value::take) {
+                    Some(Value::Object(map)) => Some(map),
+                    _ => None,
+                }
+            };
+            match (taken(&mut old), taken(&mut new)) {
+                (Some(old_map), Some(new_map)) => {
+                    // As many keys, and every value that was a string the same.
+                    let same_strings = old_map
+                        .iter()
+                        .filter(|(_, v)| v.is_string())
+                        .all(|(k, v)| new_map.get(k) == Some(v) || !new_map.contains_key(k));
+                    if old_map.len() != new_map.len() || !same_strings {
+                        return Err(format!(
+                            "{}: {} would read differently",
+                            before.name,
+                            check::dotted(pointer)
+                        ));
+                    }
+                }
+                (None, None) => {}
+                _ => {
+                    return Err(format!(
+                        "{}: {} would read differently",
+                        before.name,
+                        check::dotted(pointer)
+                    ));
+                }
+            }
+        }
+        if old != new {
+            return Err(format!(
+                "{}: the fixed text reads differently outside the label maps",
+                before.name
+            ));
         }
     }
-    let mut second = second.into_iter();
-    sources
-        .iter()
-        .zip(reports)
-        .map(|((_, text), report)| {
-            let text = text.as_ref().ok()?;
-            let evaluated = report.evaluated.as_ref().ok()?;
-            let mut all = Vec::new();
-            for Evaluated { object, answer } in evaluated {
-                let mutated = match answer {
-                    Ok(a) if a.answer.accepted => a.answer.mutated_object.clone(),
-                    Ok(_) => second.next().flatten(),
-                    Err(_) => None,
-                };
-                all.extend(edits(object, mutated.as_ref()));
-            }
-            Some((apply(text, &all), all))
-        })
-        .collect()
+    Ok(())
 }
 
 /// Runs `fix`; returns the exit status.
 pub fn main(args: &Args) -> i32 {
-    let loaded = match check::load(&args.common, mutate_settings) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("selector-guard: {e}");
-            return exit::UNUSABLE;
-        }
-    };
-    let sources_read = crate::inputs::sources(&args.common.paths);
-    let sources = check::read_sources(&sources_read);
-    let reports = check::evaluate(&loaded, &sources);
-    let fixed = fixed_texts(&loaded, &sources, &reports);
-    let mut status = exit::OK;
-    let mut changed_files = 0;
-    let mut new_sources = Vec::new();
-    for ((source, report), fixed) in sources_read.iter().zip(&reports).zip(fixed) {
-        let Some((new_text, edits)) = fixed else {
-            if let Err(e) = &report.evaluated {
-                eprintln!("{}: {e}", report.name);
-            }
-            status = exit::UNUSABLE;
-            new_sources.push((source.name.clone(), source.text.clone()));
-            continue;
-        };
-        for edit in &edits {
-            let (file, line, column) = &edit.place;
-            eprintln!("{file}:{line}:{column}: note: {}", edit.note);
-        }
-        let old_text = source.text.as_deref().unwrap_or_default();
-        if source.origin == Origin::Stdin && !args.check && new_text == old_text {
-            // A filter: stdin's text goes to stdout, fixed or not.
-            print!("{new_text}");
-        }
-        if new_text != old_text {
-            if let Err(e) = yaml11::parse_positioned(&new_text, Schema::Yaml11, Limits::default()) {
-                eprintln!(
-                    "{}: the fixed text does not read back ({e:#}); nothing written",
-                    source.name
-                );
-                status = exit::UNUSABLE;
-                new_sources.push((source.name.clone(), source.text.clone()));
-                continue;
-            }
-            changed_files += 1;
-            if args.check {
-                print_diff(source, old_text, &new_text);
-            } else if let Err(e) = write_back(source, &new_text) {
-                eprintln!("{}: {e}", source.name);
-                status = exit::UNUSABLE;
-            }
-        }
-        new_sources.push((source.name.clone(), Ok(new_text)));
-    }
-    if args.check {
-        eprintln!(
-            "selector-guard: {changed_files} file{} would change",
-            if changed_files == 1 { "" } else { "s" }
-        );
-        return if status == exit::UNUSABLE {
-            status
-        } else if changed_files > 0 {
-            exit::FINDINGS
-        } else {
-            exit::OK
-        };
-    }
-    // What remains, under the user's own settings.
+    // The user's settings, checked before anything is written; the fixes
+    // themselves do not depend on them.
     let user = match check::load(&args.common, |_| {}) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -395,6 +647,97 @@ pub fn main(args: &Args) -> i32 {
             return exit::UNUSABLE;
         }
     };
+    let sources_read = crate::inputs::sources(&args.common.paths);
+    let mut status = exit::OK;
+    let mut refused = 0;
+    let mut unreadable = 0;
+    let mut changed_files = 0;
+    let mut new_sources = Vec::new();
+    for source in &sources_read {
+        let old_text = match &source.text {
+            Ok(text) => text.as_str(),
+            Err(e) => {
+                eprintln!("{}: {e}", source.name);
+                status = exit::UNUSABLE;
+                unreadable += 1;
+                new_sources.push((source.name.clone(), source.text.clone()));
+                continue;
+            }
+        };
+        let stdin = source.origin == Origin::Stdin;
+        let (new_text, fixes) = match fix_text(&source.name, old_text) {
+            Fixed::Done(text, fixes) => (text, fixes),
+            Fixed::Unreadable(why) => {
+                eprintln!("{}: {why}", source.name);
+                status = exit::UNUSABLE;
+                unreadable += 1;
+                if stdin && !args.check {
+                    // A filter never loses its input.
+                    print!("{old_text}");
+                }
+                new_sources.push((source.name.clone(), source.text.clone()));
+                continue;
+            }
+            Fixed::Refused(why) => {
+                eprintln!("{}: {why}; nothing written", source.name);
+                refused += 1;
+                status = exit::UNUSABLE;
+                if stdin && !args.check {
+                    // A filter never loses its input.
+                    print!("{old_text}");
+                }
+                new_sources.push((source.name.clone(), source.text.clone()));
+                continue;
+            }
+        };
+        let mut told: Vec<(&(String, usize, usize), &str, &str)> = fixes
+            .edits
+            .iter()
+            .map(|e| (&e.place, "note", e.note.as_str()))
+            .chain(
+                fixes
+                    .kept
+                    .iter()
+                    .map(|k| (&k.place, "warning", k.note.as_str())),
+            )
+            .collect();
+        told.sort_by_key(|(place, _, _)| (place.1, place.2));
+        for ((file, line, column), level, note) in told {
+            eprintln!("{file}:{line}:{column}: {level}: {note}");
+        }
+        if new_text != old_text {
+            changed_files += 1;
+            if args.check {
+                print_diff(source, old_text, &new_text);
+            } else if let Err(e) = write_back(source, &new_text) {
+                eprintln!("{}: {e}", source.name);
+                status = exit::UNUSABLE;
+            }
+        } else if stdin && !args.check {
+            // A filter: stdin's text goes to stdout, fixed or not.
+            print!("{new_text}");
+        }
+        new_sources.push((source.name.clone(), Ok(new_text)));
+    }
+    if args.check {
+        eprintln!(
+            "selector-guard: {changed_files} file{} would change{}",
+            if changed_files == 1 { "" } else { "s" },
+            if refused > 0 {
+                format!(", {refused} would be refused")
+            } else {
+                String::new()
+            }
+        );
+        return if unreadable > 0 {
+            exit::UNUSABLE
+        } else if changed_files > 0 || refused > 0 {
+            exit::FINDINGS
+        } else {
+            exit::OK
+        };
+    }
+    // What remains, under the user's own settings.
     let reports = check::evaluate(&user, &new_sources);
     let stdin_fixed = sources_read.iter().any(|s| s.origin == Origin::Stdin);
     let summary = if stdin_fixed {
@@ -459,41 +802,5 @@ fn write_back(source: &Source, text: &str) -> std::io::Result<()> {
             Ok(())
         }
         Origin::File(path) => std::fs::write(path, text),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    /// No rule is left rejecting, and Rule 1's setting keeps the one name it
-    /// was given by (the policy refuses both names together).
-    #[test]
-    fn warn_settings_relax_every_rejecting_rule_under_either_name() {
-        for (given, rule_1) in [
-            (json!({}), "specFields"),
-            (json!({"specFields": "reject"}), "specFields"),
-            (
-                json!({"daemonSetFields": "reject", "labelMapValues": "reject"}),
-                "daemonSetFields",
-            ),
-        ] {
-            let relaxed = warn_settings(&given);
-            let map = relaxed.as_object().expect("a map");
-            assert_eq!(map.get(rule_1), Some(&json!("warn")), "{given}");
-            let names = ["specFields", "daemonSetFields"];
-            assert_eq!(names.iter().filter(|k| map.contains_key(**k)).count(), 1);
-            for key in ["templateLabels", "immutableSelector"] {
-                assert_eq!(map.get(key), Some(&json!("warn")), "{given}: {key}");
-            }
-            assert!(map.values().all(|v| v != "reject"), "{relaxed}");
-        }
-        let mut settings = json!({"labelMapValues": "off"});
-        mutate_settings(&mut settings);
-        assert_eq!(
-            settings,
-            json!({"labelMapValues": "mutate", "serviceSelectorValues": "mutate"})
-        );
     }
 }

@@ -21,7 +21,7 @@ pub use admission::{
     ValidationResponse, admission_request, settings_map,
 };
 pub use cluster::FakeCluster;
-pub use kubernetes::{Answers, Grants, KubernetesHost, Refusal};
+pub use kubernetes::{Answers, CALLBACK_FAILURE, Grants, KubernetesHost, Refusal};
 pub use replay::{Exchange, Replay};
 
 #[cfg(feature = "wasm")]

@@ -21,13 +21,21 @@
 //! [`Schema::Core`] is YAML 1.2's core schema, for files written by
 //! serde-yaml (kwctl's host-capabilities replay sessions).
 //!
-//! Aliases are expanded, and `<<` merge keys are honoured with explicit keys
-//! winning over merged ones. Duplicate keys: the last one wins, as in go-yaml v2.
+//! Aliases are expanded. A mapping is applied in document order as go-yaml
+//! v2 applies it: each entry sets its key (a duplicate key: the last one
+//! wins), and each `<<` merge sets the keys it merges in, over those set
+//! before it (of `<<: [*a, *b]`, `a`'s win); an entry after a `<<` wins over
+//! it. Tags are read as go-yaml v2 reads them (`!!binary` is decoded,
+//! `!!int "3"` is 3, `!!merge` and custom tags keep the text). The text is
+//! cut into documents as kubectl cuts it (see [`parse_positioned`]).
 
 use anyhow::{Context, Result, anyhow, bail};
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, StrInput, Tag};
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How plain scalars are typed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,24 +98,6 @@ pub struct Position {
     pub index: usize,
 }
 
-impl Position {
-    fn start_of(span: &Span) -> Position {
-        Position {
-            line: span.start.line(),
-            column: span.start.col() + 1,
-            index: span.start.index(),
-        }
-    }
-
-    fn end_of(span: &Span) -> Position {
-        Position {
-            line: span.end.line(),
-            column: span.end.col() + 1,
-            index: span.end.index(),
-        }
-    }
-}
-
 /// How a scalar was written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
@@ -135,6 +125,9 @@ pub enum Node {
         style: Style,
         /// Whether it carries an explicit tag (`!!str`, `!foo`).
         tagged: bool,
+        /// Its anchor's id (`&v`), the one its [`Node::Alias`]es name; 0
+        /// for none. Its span (`start..end`) covers the anchor and tag.
+        anchor: usize,
         /// Where it starts.
         start: Position,
         /// Where it ends (exclusive).
@@ -153,12 +146,53 @@ pub enum Node {
         start: Position,
         /// Its entries as written, in order.
         entries: Vec<Entry>,
+        /// Keys whose value kubectl reads from a `<<` merge (written after
+        /// any entry with that key), sorted: [`Node::pointer`] and
+        /// [`Node::entry`] fail at them, the value being written elsewhere.
+        merged: Vec<String>,
+        /// The last entry of each key, built on the first lookup in a
+        /// large mapping, so that finding every key is linear.
+        index: KeyIndex,
     },
     /// `*name`: the value is the anchored node's, written elsewhere.
     Alias {
         /// Where the alias is written.
         start: Position,
+        /// Where it ends (exclusive).
+        end: Position,
+        /// The id of the anchor it names (a scalar's `anchor`).
+        id: usize,
     },
+}
+
+/// A mapping's entries by key (the last of each), built once when first
+/// needed. It says nothing of its own: two are always equal.
+#[derive(Clone, Debug, Default)]
+pub struct KeyIndex(std::sync::OnceLock<HashMap<String, usize>>);
+
+impl PartialEq for KeyIndex {
+    fn eq(&self, _: &KeyIndex) -> bool {
+        true
+    }
+}
+
+impl KeyIndex {
+    /// Mappings up to this size are searched without an index.
+    const SMALL: usize = 16;
+
+    fn last<'e>(&self, entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
+        if entries.len() <= Self::SMALL {
+            return entries.iter().rev().find(|e| e.key == key);
+        }
+        let index = self.0.get_or_init(|| {
+            entries
+                .iter()
+                .enumerate()
+                .map(|(at, e)| (e.key.clone(), at))
+                .collect()
+        });
+        index.get(key).and_then(|at| entries.get(*at))
+    }
 }
 
 /// One `key: value` of a mapping.
@@ -180,7 +214,7 @@ impl Node {
             Node::Scalar { start, .. }
             | Node::Sequence { start, .. }
             | Node::Mapping { start, .. }
-            | Node::Alias { start } => *start,
+            | Node::Alias { start, .. } => *start,
         }
     }
 
@@ -196,11 +230,7 @@ impl Node {
         for token in pointer.split('/').skip(1) {
             let token = token.replace("~1", "/").replace("~0", "~");
             let next = match node {
-                Node::Mapping { entries, .. } => entries
-                    .iter()
-                    .rev() // the last duplicate key wins, as in go-yaml v2
-                    .find(|e| e.key == token)
-                    .map(|e| &e.value),
+                Node::Mapping { .. } => node.entry(&token).map(|e| &e.value),
                 Node::Sequence { items, .. } => {
                     token.parse::<usize>().ok().and_then(|i| items.get(i))
                 }
@@ -211,10 +241,22 @@ impl Node {
         Ok(node)
     }
 
-    /// The entry of this mapping whose value is at `key` (see [`Node::pointer`]).
+    /// The entry of this mapping whose value is at `key` (see
+    /// [`Node::pointer`]): the last one with that key, as in go-yaml v2;
+    /// `None` if a `<<` merge after it sets the key.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         match self {
-            Node::Mapping { entries, .. } => entries.iter().rev().find(|e| e.key == key),
+            Node::Mapping {
+                entries,
+                merged,
+                index,
+                ..
+            } => {
+                if merged.binary_search_by(|k| k.as_str().cmp(key)).is_ok() {
+                    return None;
+                }
+                index.last(entries, key)
+            }
             _ => None,
         }
     }
@@ -250,23 +292,42 @@ pub fn parse(text: &str, schema: Schema) -> Result<Vec<Document>> {
 
 /// Parses every document of `text`, keeping each node's position. Bounded
 /// by `limits` and by go-yaml v2's alias rule; every failure is an `Err`.
+///
+/// [`Schema::Yaml11`] cuts `text` into documents as kubectl does before
+/// decoding them: apimachinery's `YAMLReader` ends a document at each line
+/// that starts with `---` and refuses one with anything but a comment
+/// after it (`invalid Yaml document separator: ...`); go-yaml v2 then
+/// decodes the first document of each piece only, so what follows a `...`
+/// in the same piece is never read, and a directive (`%YAML`, `%TAG`),
+/// cut off from its `---`, is refused (`did not find expected <document
+/// start>`). A piece of comments only gives no document. Anchors do not
+/// reach across pieces. [`Schema::Core`] reads `text` as one YAML stream.
 pub fn parse_positioned(
     text: &str,
     schema: Schema,
     limits: Limits,
 ) -> Result<Vec<PositionedDocument>> {
-    let mut builder = Builder {
-        parser: Parser::new_from_str(text),
-        peeked: None,
-        last_span: None,
-        anchors: HashMap::new(),
-        schema,
-        limits,
-        doc_start: 0,
-        decoded: 0,
-        aliased: 0,
-    };
-    builder.stream()
+    match schema {
+        Schema::Core => Builder::new(text, schema, limits, Offset::default(), None).stream(false),
+        Schema::Yaml11 => {
+            let mut docs = Vec::new();
+            for piece in Pieces::new(text) {
+                let piece = piece?;
+                if let Some(at) = piece.stray_end {
+                    // go-yaml v2 starts an implicit document, whose node
+                    // cannot start with `...`.
+                    bail!(
+                        "invalid YAML: did not find expected node content at line {} column 1",
+                        at.line
+                    );
+                }
+                let mut builder =
+                    Builder::new(piece.text, schema, limits, piece.offset, piece.separator);
+                docs.extend(builder.stream(true)?);
+            }
+            Ok(docs)
+        }
+    }
 }
 
 /// Parses every document of `text` by YAML 1.1 rules and returns the values.
@@ -275,6 +336,135 @@ pub fn from_str(text: &str) -> Result<Vec<Value>> {
         .into_iter()
         .map(|d| d.value)
         .collect())
+}
+
+/// Lines and characters before a piece of the text.
+#[derive(Clone, Copy, Debug, Default)]
+struct Offset {
+    lines: usize,
+    chars: usize,
+}
+
+/// A piece of the text as apimachinery's `YAMLReader` cuts it, up to the
+/// end of its first document's `...` if it has one (go-yaml v2 reads no
+/// further).
+struct Piece<'a> {
+    text: &'a str,
+    offset: Offset,
+    /// The `---` line that ended the previous piece, if one did.
+    separator: Option<Position>,
+    /// A `...` line before any content of a piece that does not open with
+    /// `---`: go-yaml v2 refuses the piece.
+    stray_end: Option<Position>,
+}
+
+/// apimachinery's `YAMLReader.Read`, piece after piece: lines (up to `\n`)
+/// are gathered until a line that starts with `---` and holds nothing but
+/// blanks or a comment after it; that line ends the piece and is dropped,
+/// unless no line was gathered yet, when it opens the piece instead. Any
+/// other text after a leading `---` is an error.
+struct Pieces<'a> {
+    text: &'a str,
+    /// Byte offset of the next line.
+    byte: usize,
+    /// Lines (as saphyr-parser counts them) and characters before it.
+    at: Offset,
+    separator: Option<Position>,
+    done: bool,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(text: &'a str) -> Pieces<'a> {
+        Pieces {
+            text,
+            byte: 0,
+            at: Offset::default(),
+            separator: None,
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = Result<Piece<'a>>;
+
+    fn next(&mut self) -> Option<Result<Piece<'a>>> {
+        if self.done {
+            return None;
+        }
+        let (start, offset, separator) = (self.byte, self.at, self.separator.take());
+        // Whether the piece has content (a line not blank nor a comment, or
+        // an opening `---`), and where its first document ends at a `...`.
+        let (mut content, mut end, mut stray_end) = (false, None, None);
+        loop {
+            let rest = self.text.get(self.byte..).unwrap_or_default();
+            let gathered = self.text.get(start..self.byte).unwrap_or_default();
+            let piece = |text: &'a str| Piece {
+                text: end.and_then(|end| text.get(..end - start)).unwrap_or(text),
+                offset,
+                separator,
+                stray_end,
+            };
+            if rest.is_empty() {
+                self.done = true;
+                return (!gathered.is_empty()).then_some(Ok(piece(gathered)));
+            }
+            let line = rest.find('\n').and_then(|i| rest.get(..=i)).unwrap_or(rest);
+            let here = Position {
+                line: self.at.lines + 1,
+                column: 1,
+                index: self.at.chars,
+            };
+            self.byte += line.len();
+            self.at = Offset {
+                lines: self.at.lines + line_breaks(line),
+                chars: self.at.chars + line.chars().count(),
+            };
+            if let Some(after) = line.strip_prefix("---") {
+                // Go's `strings.TrimSpace` trims what `str::trim` trims.
+                let after = after.trim();
+                if !after.is_empty() && !after.starts_with('#') {
+                    self.done = true;
+                    return Some(Err(anyhow!(
+                        "invalid Yaml document separator: {after} (line {})",
+                        here.line
+                    )));
+                }
+                if !gathered.is_empty() {
+                    self.separator = Some(here);
+                    return Some(Ok(piece(gathered)));
+                }
+                content = true;
+                continue;
+            }
+            if end.is_none() && is_document_end(line) {
+                if content {
+                    end = Some(self.byte - line.len() + 3);
+                } else {
+                    stray_end = Some(here);
+                }
+            }
+            let text = line.trim_start_matches(['\u{feff}', ' ', '\t']);
+            content |= !(text.trim_end().is_empty() || text.starts_with('#'));
+        }
+    }
+}
+
+/// Whether `line` is a document end marker: `...` then a blank or nothing.
+fn is_document_end(line: &str) -> bool {
+    line.strip_prefix("...")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// Line breaks in `line` as saphyr-parser counts them: `\n`, `\r\n`, and
+/// a `\r` on its own.
+fn line_breaks(line: &str) -> usize {
+    let bytes = line.as_bytes();
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| c == b'\n' || (c == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// An anchored node, as an alias to it expands.
@@ -290,6 +480,7 @@ struct Anchored {
 struct Built {
     value: Value,
     node: Node,
+    /// Nodes go-yaml v2 decodes for it (its `decoder.unmarshal` calls).
     nodes: u64,
     depth: usize,
 }
@@ -301,16 +492,16 @@ struct Builder<'a> {
     anchors: HashMap<usize, Anchored>,
     schema: Schema,
     limits: Limits,
+    /// Where the text read starts in the whole text.
+    offset: Offset,
+    /// Where an implicit document starts instead of at its first node: the
+    /// `---` line before the piece.
+    separator: Option<Position>,
     /// Character offset where the current document starts.
     doc_start: usize,
     /// go-yaml v2's `decodeCount` and `aliasCount` for the current document.
     decoded: u64,
     aliased: u64,
-}
-
-/// Where a node sits, for error messages: line and column (1-indexed).
-fn at(span: &Span) -> String {
-    format!("line {} column {}", span.start.line(), span.start.col() + 1)
 }
 
 /// go-yaml v2's `allowedAliasRatio`: 0.99 up to 400,000 decoded nodes,
@@ -328,18 +519,74 @@ fn allowed_alias_ratio(decoded: u64) -> f64 {
     }
 }
 
+/// go-yaml v2's error for a `<<` whose value is not a mapping or a list of
+/// mappings (an alias counts as what it names).
+const MERGE_WANTS_MAPS: &str = "map merge requires map or sequence of maps as the value";
+
 impl<'a> Builder<'a> {
+    fn new(
+        text: &'a str,
+        schema: Schema,
+        limits: Limits,
+        offset: Offset,
+        separator: Option<Position>,
+    ) -> Builder<'a> {
+        Builder {
+            parser: Parser::new_from_str(text),
+            peeked: None,
+            last_span: None,
+            anchors: HashMap::new(),
+            schema,
+            limits,
+            offset,
+            separator,
+            doc_start: 0,
+            decoded: 0,
+            aliased: 0,
+        }
+    }
+
+    fn position(&self, marker: &Marker) -> Position {
+        Position {
+            line: marker.line() + self.offset.lines,
+            column: marker.col() + 1,
+            index: marker.index() + self.offset.chars,
+        }
+    }
+
+    fn start_of(&self, span: &Span) -> Position {
+        self.position(&span.start)
+    }
+
+    fn end_of(&self, span: &Span) -> Position {
+        self.position(&span.end)
+    }
+
+    /// Where a node sits, for error messages: line and column (1-indexed).
+    fn at(&self, span: &Span) -> String {
+        let start = self.start_of(span);
+        format!("line {} column {}", start.line, start.column)
+    }
+
     fn fill(&mut self) -> Result<()> {
         if self.peeked.is_none()
             && let Some(item) = self.parser.next()
         {
-            let (event, span) = item.map_err(|e| anyhow!("invalid YAML: {e}"))?;
+            let (event, span) = item.map_err(|e| {
+                let mark = self.position(e.marker());
+                anyhow!(
+                    "invalid YAML: {} at line {} column {}",
+                    e.info(),
+                    mark.line,
+                    mark.column
+                )
+            })?;
             let length = span.end.index().saturating_sub(self.doc_start);
             if length > self.limits.max_document_chars {
                 bail!(
                     "document too large: more than {} characters (at line {})",
                     self.limits.max_document_chars,
-                    span.start.line()
+                    self.start_of(&span).line
                 );
             }
             self.peeked = Some((event, span));
@@ -367,57 +614,71 @@ impl<'a> Builder<'a> {
         Ok(self.peeked.as_ref().map(|(_, s)| *s))
     }
 
-    fn stream(&mut self) -> Result<Vec<PositionedDocument>> {
+    /// The documents of the stream; with `first_only`, the first one (what
+    /// go-yaml v2's `Unmarshal` reads), leaving the rest unread.
+    fn stream(&mut self, first_only: bool) -> Result<Vec<PositionedDocument>> {
         let mut docs = Vec::new();
         loop {
             let (event, span) = self.next()?;
             match event {
                 Event::StreamStart | Event::Nothing => {}
                 Event::StreamEnd => return Ok(docs),
-                Event::DocumentStart(_) => {
-                    let start = Position::start_of(&span);
-                    self.doc_start = span.start.index();
-                    self.anchors.clear();
-                    // go-yaml v2 counts the document node itself.
-                    self.decoded = 1;
-                    self.aliased = 0;
-                    let tag = match self.peek()? {
-                        Some(Event::Scalar(_, _, _, Some(tag)))
-                        | Some(Event::MappingStart(_, Some(tag)))
-                        | Some(Event::SequenceStart(_, Some(tag))) => Some(tag_name(tag)),
-                        _ => None,
-                    };
-                    let (value, root) = if matches!(self.peek()?, Some(Event::DocumentEnd)) {
-                        (Value::Null, None)
-                    } else {
-                        let built = self.node(0)?;
-                        (built.value, Some(built.node))
-                    };
-                    let mut end = self.last_span.map_or(start, |s| Position::end_of(&s));
-                    if matches!(self.peek()?, Some(Event::DocumentEnd)) {
-                        let (_, span) = self.next()?;
-                        end = Position::end_of(&span).max_by_index(end);
+                Event::DocumentStart(explicit) => {
+                    docs.push(self.document(explicit, &span)?);
+                    if first_only {
+                        return Ok(docs);
                     }
-                    docs.push(PositionedDocument {
-                        tag,
-                        value,
-                        root,
-                        start,
-                        end,
-                    });
                 }
                 other => bail!("unexpected YAML event {other:?}"),
             }
         }
     }
 
-    /// Counts `nodes` decoded nodes (`through_alias`: decoded by expanding
-    /// an alias), then applies go-yaml v2's rule.
-    fn count(&mut self, nodes: u64, through_alias: bool) -> Result<()> {
-        self.decoded = self.decoded.saturating_add(nodes);
-        if through_alias {
-            self.aliased = self.aliased.saturating_add(nodes);
+    /// The document whose `DocumentStart` was just read.
+    fn document(&mut self, explicit: bool, span: &Span) -> Result<PositionedDocument> {
+        let start = match self.separator {
+            Some(separator) if !explicit => separator,
+            _ => self.start_of(span),
+        };
+        self.doc_start = span.start.index();
+        self.anchors.clear();
+        // go-yaml v2 counts the document node itself.
+        self.decoded = 1;
+        self.aliased = 0;
+        let tag = match self.peek()? {
+            Some(Event::Scalar(_, _, _, Some(tag)))
+            | Some(Event::MappingStart(_, Some(tag)))
+            | Some(Event::SequenceStart(_, Some(tag))) => Some(tag_name(tag)),
+            _ => None,
+        };
+        let (value, root) = if matches!(self.peek()?, Some(Event::DocumentEnd)) {
+            (Value::Null, None)
+        } else {
+            let built = self.node(0)?;
+            (built.value, Some(built.node))
+        };
+        let mut end = self.last_span.map_or(start, |s| self.end_of(&s));
+        if matches!(self.peek()?, Some(Event::DocumentEnd)) {
+            let (_, span) = self.next()?;
+            end = self.end_of(&span).max_by_index(end);
         }
+        Ok(PositionedDocument {
+            tag,
+            value,
+            root,
+            start,
+            end,
+        })
+    }
+
+    /// Counts `nodes` decoded nodes, `aliased` of them through an alias,
+    /// then applies go-yaml v2's rule. go-yaml checks after each node;
+    /// checking after a run of nodes that are all aliased, or none of them,
+    /// fails exactly when it would (within such a run, the ratio only
+    /// moves toward the allowed one, which never rises).
+    fn count(&mut self, nodes: u64, aliased: u64) -> Result<()> {
+        self.decoded = self.decoded.saturating_add(nodes);
+        self.aliased = self.aliased.saturating_add(aliased);
         if self.aliased > 100
             && self.decoded > 1000
             && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
@@ -430,28 +691,35 @@ impl<'a> Builder<'a> {
     fn too_deep(&self, span: &Span) -> anyhow::Error {
         anyhow!(
             "{}: nested deeper than {} levels",
-            at(span),
+            self.at(span),
             self.limits.max_depth
         )
     }
 
     /// A node at nesting `depth` (the root is at 0).
     fn node(&mut self, depth: usize) -> Result<Built> {
+        self.node_as(depth, true)
+    }
+
+    /// A node; a sequence is counted as decoded only if `sequence_counts`
+    /// (go-yaml v2 decodes the items of a `<<: [...]` list, not the list).
+    fn node_as(&mut self, depth: usize, sequence_counts: bool) -> Result<Built> {
         let (event, span) = self.next()?;
-        let start = Position::start_of(&span);
+        let start = self.start_of(&span);
         let (anchor, built) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                self.count(1, false)?;
+                self.count(1, 0)?;
                 let value = self
                     .scalar(&text, style, tag.as_deref())
                     .and_then(|scalar| scalar.into_json(&text))
-                    .with_context(|| at(&span))?;
+                    .with_context(|| self.at(&span))?;
                 let node = Node::Scalar {
                     text: text.clone().into_owned(),
                     style: Style::of(style),
                     tagged: tag.is_some(),
+                    anchor,
                     start,
-                    end: Position::end_of(&span),
+                    end: self.end_of(&span),
                 };
                 (
                     anchor,
@@ -467,7 +735,9 @@ impl<'a> Builder<'a> {
                 if depth >= self.limits.max_depth {
                     return Err(self.too_deep(&span));
                 }
-                self.count(1, false)?;
+                if sequence_counts {
+                    self.count(1, 0)?;
+                }
                 let (mut values, mut items, mut nodes, mut deepest) =
                     (Vec::new(), Vec::new(), 1, 0);
                 while !matches!(self.peek()?, Some(Event::SequenceEnd)) {
@@ -492,7 +762,7 @@ impl<'a> Builder<'a> {
                 if depth >= self.limits.max_depth {
                     return Err(self.too_deep(&span));
                 }
-                self.count(1, false)?;
+                self.count(1, 0)?;
                 (anchor, self.mapping(&span, depth)?)
             }
             Event::Alias(id) => {
@@ -500,10 +770,12 @@ impl<'a> Builder<'a> {
                     .anchors
                     .get(&id)
                     .map(|a| (a.nodes, a.depth))
-                    .with_context(|| format!("{}: alias to an unknown anchor", at(&span)))?;
-                // go-yaml v2 counts the alias node, then every node of its
-                // target, as decoded through an alias.
-                self.count(nodes.saturating_add(1), true)?;
+                    .with_context(|| format!("{}: alias to an unknown anchor", self.at(&span)))?;
+                // go-yaml v2 decodes the alias node (as written, not itself
+                // through an alias), then every node of its target through
+                // the alias (an alias inside the target is in `nodes`).
+                self.count(1, 0)?;
+                self.count(nodes, nodes)?;
                 if depth.saturating_add(anchored_depth) > self.limits.max_depth {
                     return Err(self.too_deep(&span));
                 }
@@ -514,12 +786,16 @@ impl<'a> Builder<'a> {
                     .unwrap_or(Value::Null);
                 return Ok(Built {
                     value,
-                    node: Node::Alias { start },
+                    node: Node::Alias {
+                        start,
+                        end: self.end_of(&span),
+                        id,
+                    },
                     nodes: nodes.saturating_add(1),
                     depth: anchored_depth,
                 });
             }
-            other => bail!("{}: unexpected YAML event {other:?}", at(&span)),
+            other => bail!("{}: unexpected YAML event {other:?}", self.at(&span)),
         };
         if anchor != 0 {
             self.anchors.insert(
@@ -534,26 +810,44 @@ impl<'a> Builder<'a> {
         Ok(built)
     }
 
+    /// A mapping, applied as go-yaml v2's `d.mapping` applies it: entries in
+    /// document order, each setting its key (a later duplicate wins), and
+    /// each `<<` setting every key it merges in, over keys set before it.
     fn mapping(&mut self, span: &Span, depth: usize) -> Result<Built> {
-        let start = Position::start_of(span);
-        let mut explicit = Map::new();
-        let mut merged = Map::new();
+        let start = self.start_of(span);
+        let mut map = Map::new();
+        let mut merged = BTreeSet::new();
         let mut entries = Vec::new();
         let (mut nodes, mut deepest) = (1_u64, 0);
         while !matches!(self.peek()?, Some(Event::MappingEnd)) {
-            let is_merge = matches!(
-                self.peek()?,
-                Some(Event::Scalar(text, ScalarStyle::Plain, _, None)) if text == "<<"
-            );
             let key_span = self.peek_span()?.unwrap_or(*span);
-            let (key, key_node) = self.key(depth).with_context(|| at(&key_span))?;
-            let value = self.node(depth + 1)?;
-            nodes += value.nodes + u64::from(!is_merge);
-            deepest = deepest.max(value.depth);
-            if is_merge {
-                merge_into(&mut merged, value.value).with_context(|| at(&key_span))?;
+            if let Some(anchor) = self.merge_key()? {
+                // go-yaml v2 neither decodes nor counts the `<<` key.
+                self.next()?;
+                if anchor != 0 {
+                    self.anchors.insert(
+                        anchor,
+                        Anchored {
+                            value: Value::from("<<"),
+                            nodes: 1,
+                            depth: 0,
+                        },
+                    );
+                }
+                let source = self.node_as(depth + 1, false)?;
+                let uncounted = u64::from(matches!(source.node, Node::Sequence { .. }));
+                nodes += source.nodes.saturating_sub(uncounted);
+                deepest = deepest.max(source.depth);
+                merge(&mut map, &mut merged, source, self.schema)
+                    .with_context(|| self.at(&key_span))?;
             } else {
-                explicit.insert(key.clone(), value.value);
+                let (key, key_node, key_nodes) =
+                    self.key(depth).with_context(|| self.at(&key_span))?;
+                let value = self.node(depth + 1)?;
+                nodes += key_nodes + value.nodes;
+                deepest = deepest.max(value.depth);
+                merged.remove(&key);
+                map.insert(key.clone(), value.value);
                 entries.push(Entry {
                     key,
                     key_node,
@@ -562,26 +856,48 @@ impl<'a> Builder<'a> {
             }
         }
         self.next()?;
-        for (k, v) in merged {
-            explicit.entry(k).or_insert(v);
-        }
         Ok(Built {
-            value: Value::Object(explicit),
-            node: Node::Mapping { start, entries },
+            value: Value::Object(map),
+            node: Node::Mapping {
+                start,
+                entries,
+                merged: merged.into_iter().collect(),
+                index: KeyIndex::default(),
+            },
             nodes,
             depth: deepest + 1,
         })
     }
 
-    /// A mapping key as sigs.k8s.io/yaml stringifies it, and as written.
-    fn key(&mut self, depth: usize) -> Result<(String, Node)> {
+    /// If the next key is a merge key, its anchor (0 for none). go-yaml
+    /// v2's `isMerge`: the text `<<`, plain and untagged, or tagged `!` or
+    /// `!!merge` (any style). A `"<<"` or `!!str <<` key is an ordinary key.
+    fn merge_key(&mut self) -> Result<Option<usize>> {
+        Ok(match self.peek()? {
+            Some(Event::Scalar(text, style, anchor, tag)) if text == "<<" => {
+                let merge = match tag {
+                    None => *style == ScalarStyle::Plain,
+                    Some(tag) => {
+                        let tag = full_tag(tag);
+                        tag == "!" || tag == MERGE_TAG
+                    }
+                };
+                merge.then_some(*anchor)
+            }
+            _ => None,
+        })
+    }
+
+    /// A mapping key as sigs.k8s.io/yaml stringifies it, as written, and
+    /// the nodes go-yaml v2 decodes for it.
+    fn key(&mut self, depth: usize) -> Result<(String, Node, u64)> {
         let scalar_key = matches!(self.peek()?, Some(Event::Scalar(..)));
         if scalar_key {
             let (event, span) = self.next()?;
             let Event::Scalar(text, style, anchor, tag) = event else {
-                bail!("{}: expected a scalar key", at(&span));
+                bail!("{}: expected a scalar key", self.at(&span));
             };
-            self.count(1, false)?;
+            self.count(1, 0)?;
             let scalar = self.scalar(&text, style, tag.as_deref())?;
             if anchor != 0 {
                 self.anchors.insert(
@@ -597,22 +913,20 @@ impl<'a> Builder<'a> {
                 text: text.clone().into_owned(),
                 style: Style::of(style),
                 tagged: tag.is_some(),
-                start: Position::start_of(&span),
-                end: Position::end_of(&span),
+                anchor,
+                start: self.start_of(&span),
+                end: self.end_of(&span),
             };
             let key = match scalar {
                 Scalar::Str => text.into_owned(),
+                Scalar::Text(decoded) => decoded,
                 Scalar::Bool(b) => b.to_string(),
                 Scalar::Int(i) => i.to_string(),
-                Scalar::Float(f) if f.is_nan() => ".nan".to_owned(),
-                Scalar::Float(f) if f.is_infinite() => {
-                    (if f > 0.0 { ".inf" } else { "-.inf" }).to_owned()
-                }
                 Scalar::Float(f) => go_format_float32(f),
                 Scalar::Uint(u) => bail!("unsupported map key {u} (kubectl refuses it too)"),
                 Scalar::Null => bail!("unsupported map key: null (kubectl refuses it too)"),
             };
-            return Ok((key, node));
+            return Ok((key, node, 1));
         }
         let built = self.node(depth + 1)?;
         let key = match built.value {
@@ -622,42 +936,230 @@ impl<'a> Builder<'a> {
             Value::Null => bail!("unsupported map key: null (kubectl refuses it too)"),
             other => bail!("unsupported map key {other} (a key must be a scalar)"),
         };
-        Ok((key, built.node))
+        Ok((key, built.node, built.nodes))
     }
 
-    /// Types a scalar: core-schema tags first, then quoted and block
-    /// scalars stay strings, then plain scalars are resolved by the schema.
+    /// Types a scalar as the schema does, tag included.
     fn scalar(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar> {
-        let tag = match tag {
-            Some(t) if t.is_yaml_core_schema() => Some(t.suffix.as_str()),
-            // A custom tag (`!foo`) on a scalar: go-yaml v2 keeps the text.
-            Some(_) => Some("str"),
-            None => None,
-        };
-        let resolve = |text: &str| match self.schema {
-            Schema::Yaml11 => resolve_yaml11(text),
-            Schema::Core => resolve_core(text),
-        };
-        match tag {
-            Some("str") | Some("binary") => Ok(Scalar::Str),
-            Some(expected @ ("null" | "bool" | "int" | "float")) => {
-                let scalar = resolve(text);
-                let ok = matches!(
-                    (&scalar, expected),
-                    (Scalar::Null, "null")
-                        | (Scalar::Bool(_), "bool")
-                        | (Scalar::Int(_) | Scalar::Uint(_), "int" | "float")
-                        | (Scalar::Float(_), "float")
-                );
-                if !ok {
-                    bail!("cannot decode {text:?} as !!{expected}");
-                }
-                Ok(scalar)
-            }
-            _ if style != ScalarStyle::Plain => Ok(Scalar::Str),
-            _ => Ok(resolve(text)),
+        match self.schema {
+            Schema::Yaml11 => yaml11_scalar(text, style, tag),
+            Schema::Core => core_scalar(text, style, tag),
         }
     }
+}
+
+/// The YAML 1.1 tag namespace (`!!int` is `tag:yaml.org,2002:int`).
+const YAML_TAG_PREFIX: &str = "tag:yaml.org,2002:";
+
+/// `!!merge`, in full.
+const MERGE_TAG: &str = "tag:yaml.org,2002:merge";
+
+/// A tag as go-yaml v2 holds it: `tag:yaml.org,2002:int` for `!!int`,
+/// `!foo` for `!foo`, `!` for the non-specific tag `!`.
+fn full_tag(tag: &Tag) -> String {
+    format!("{}{}", tag.handle, tag.suffix)
+}
+
+/// go-yaml v2's `d.scalar` for a scalar decoded into `interface{}`: an
+/// untagged quoted or block scalar is a string; an untagged plain one is
+/// resolved; `!!str` keeps the text and `!!binary` decodes it; `!!null`,
+/// `!!bool`, `!!int`, `!!float` and `!!timestamp` resolve the text (quoted
+/// or not) and refuse it if it resolves to another type (`!!float` takes an
+/// int); any other tag (`!!merge`, `!foo`, `!`) keeps the text.
+fn yaml11_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar> {
+    let Some(tag) = tag else {
+        return Ok(if style == ScalarStyle::Plain {
+            resolve_yaml11(text)
+        } else {
+            Scalar::Str
+        });
+    };
+    let tag = full_tag(tag);
+    let Some(short) = tag.strip_prefix(YAML_TAG_PREFIX) else {
+        return Ok(Scalar::Str);
+    };
+    match short {
+        "str" => Ok(Scalar::Str),
+        "binary" => decode_binary(text).map(Scalar::Text),
+        "timestamp" if is_go_timestamp(text) => Ok(Scalar::Str),
+        "null" | "bool" | "int" | "float" | "timestamp" => match (resolve_yaml11(text), short) {
+            (scalar @ Scalar::Null, "null")
+            | (scalar @ Scalar::Bool(_), "bool")
+            | (scalar @ (Scalar::Int(_) | Scalar::Uint(_)), "int")
+            | (scalar @ Scalar::Float(_), "float") => Ok(scalar),
+            (Scalar::Int(i), "float") => Ok(Scalar::Float(i as f64)),
+            (scalar, _) => bail!(
+                "cannot decode !!{} `{text}` as a !!{short}",
+                scalar.short_tag()
+            ),
+        },
+        _ => Ok(Scalar::Str),
+    }
+}
+
+/// Core-schema tags first, then quoted and block scalars stay strings,
+/// then plain scalars are resolved (serde-yaml's reading).
+fn core_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar> {
+    let tag = match tag {
+        Some(t) if t.is_yaml_core_schema() => Some(t.suffix.as_str()),
+        // A custom tag (`!foo`) on a scalar keeps the text.
+        Some(_) => Some("str"),
+        None => None,
+    };
+    match tag {
+        Some("str") | Some("binary") => Ok(Scalar::Str),
+        Some(expected @ ("null" | "bool" | "int" | "float")) => {
+            let scalar = resolve_core(text);
+            let ok = matches!(
+                (&scalar, expected),
+                (Scalar::Null, "null")
+                    | (Scalar::Bool(_), "bool")
+                    | (Scalar::Int(_) | Scalar::Uint(_), "int" | "float")
+                    | (Scalar::Float(_), "float")
+            );
+            if !ok {
+                bail!("cannot decode {text:?} as !!{expected}");
+            }
+            Ok(scalar)
+        }
+        _ if style != ScalarStyle::Plain => Ok(Scalar::Str),
+        _ => Ok(resolve_core(text)),
+    }
+}
+
+/// Go's `base64.StdEncoding`: padding required, nonzero trailing bits
+/// allowed (`\r` and `\n` are skipped by the caller, as Go skips them).
+const GO_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
+
+/// A `!!binary` scalar as kubectl reads it: go-yaml v2 decodes the base64
+/// into a Go string of those bytes, and Go's JSON encoder then replaces
+/// each byte that is not part of valid UTF-8 with U+FFFD.
+fn decode_binary(text: &str) -> Result<String> {
+    let base64: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    let bytes = GO_BASE64
+        .decode(base64)
+        .map_err(|_| anyhow!("!!binary value contains invalid base64 data"))?;
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes.as_slice();
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                out.push_str(valid);
+                return Ok(out);
+            }
+            Err(e) => {
+                let (valid, invalid) = rest.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push('\u{FFFD}');
+                rest = invalid.get(1..).unwrap_or_default();
+            }
+        }
+    }
+}
+
+/// go-yaml v2's `parseTimestamp`: four digits and `-`, then Go's
+/// `time.Parse` with `2006-1-2T15:4:5.999999999Z07:00` (`T` or `t`),
+/// `2006-1-2 15:4:5.999999999` or `2006-1-2`.
+fn is_go_timestamp(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.iter().take_while(|c| c.is_ascii_digit()).count() != 4 || b.get(4) != Some(&b'-') {
+        return false;
+    }
+    [Some(b'T'), Some(b't'), Some(b' '), None]
+        .into_iter()
+        .any(|separator| go_time_parse(b, separator).is_some())
+}
+
+/// `time.Parse` of one of go-yaml v2's timestamp layouts, after `YYYY-`:
+/// `separator` is the one before the time, `None` for the date only.
+fn go_time_parse(b: &[u8], separator: Option<u8>) -> Option<()> {
+    // Go's `getnum(s, false)`: one or two digits.
+    fn number(s: &[u8]) -> Option<(u32, &[u8])> {
+        let digit = |i: usize| {
+            s.get(i)
+                .filter(|c| c.is_ascii_digit())
+                .map(|c| u32::from(c - b'0'))
+        };
+        let first = digit(0)?;
+        Some(match digit(1) {
+            Some(second) => (first * 10 + second, s.get(2..)?),
+            None => (first, s.get(1..)?),
+        })
+    }
+    fn literal(s: &[u8], c: u8) -> Option<&[u8]> {
+        s.strip_prefix(&[c])
+    }
+    let year: u32 = std::str::from_utf8(b.get(..4)?).ok()?.parse().ok()?;
+    let (month, rest) = number(b.get(5..)?)?;
+    let (day, mut rest) = number(literal(rest, b'-')?)?;
+    if let Some(separator) = separator {
+        rest = if separator == b' ' {
+            // A space in a layout matches one or more spaces.
+            if rest.first().is_some_and(|&c| c != b' ') {
+                return None;
+            }
+            let spaces = rest.iter().take_while(|&&c| c == b' ').count();
+            rest.get(spaces..)?
+        } else {
+            literal(rest, separator)?
+        };
+        let (hour, r) = number(rest)?;
+        let (minute, r) = number(literal(r, b':')?)?;
+        let (second, r) = number(literal(r, b':')?)?;
+        if hour >= 24 || minute >= 60 || second >= 60 {
+            return None;
+        }
+        rest = r;
+        // `.999999999`: optional, any number of digits, `.` or `,`.
+        if matches!(rest.first(), Some(b'.' | b',')) && rest.get(1).is_some_and(u8::is_ascii_digit)
+        {
+            let digits = rest
+                .iter()
+                .skip(1)
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            rest = rest.get(1 + digits..)?;
+        }
+        if separator != b' ' {
+            // `Z07:00`: `Z`, or a sign, two digits, `:`, two digits.
+            if let Some(r) = literal(rest, b'Z') {
+                rest = r;
+            } else {
+                let zone = rest.get(..6)?;
+                let two = |s: &[u8]| -> Option<u32> {
+                    match s {
+                        [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+                            Some(u32::from(a - b'0') * 10 + u32::from(b - b'0'))
+                        }
+                        _ => None,
+                    }
+                };
+                let (hours, minutes) = (two(zone.get(1..3)?)?, two(zone.get(4..6)?)?);
+                if !matches!(zone.first(), Some(b'+' | b'-'))
+                    || zone.get(3) != Some(&b':')
+                    || hours > 24
+                    || minutes > 60
+                {
+                    return None;
+                }
+                rest = rest.get(6..)?;
+            }
+        }
+    }
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (rest.is_empty() && (1..=days).contains(&day)).then_some(())
 }
 
 impl Position {
@@ -690,7 +1192,7 @@ pub fn yaml11_type(plain: &str) -> &'static str {
         Scalar::Bool(_) => "bool",
         Scalar::Int(_) | Scalar::Uint(_) => "int",
         Scalar::Float(_) => "float",
-        Scalar::Str => "string",
+        Scalar::Str | Scalar::Text(_) => "string",
     }
 }
 
@@ -702,26 +1204,44 @@ fn tag_name(tag: &Tag) -> String {
     }
 }
 
-/// `<<: *a` or `<<: [*a, *b]`: earlier sources win over later ones.
-fn merge_into(merged: &mut Map<String, Value>, source: Value) -> Result<()> {
-    match source {
-        Value::Object(map) => {
-            for (k, v) in map {
-                merged.entry(k).or_insert(v);
+/// Applies `<<: source` to `map` as go-yaml v2's `d.merge` does: every key
+/// of the source is set, over keys set before; of a list, the last mapping
+/// is set first, so earlier mappings win. `merged` collects the keys set.
+/// The core schema keeps this reader's earlier rule: a merge sets only keys
+/// not set yet, and an explicit key always wins.
+fn merge(
+    map: &mut Map<String, Value>,
+    merged: &mut BTreeSet<String>,
+    source: Built,
+    schema: Schema,
+) -> Result<()> {
+    let sources = match (source.node, source.value) {
+        (Node::Mapping { .. } | Node::Alias { .. }, Value::Object(source)) => vec![source],
+        (Node::Sequence { .. }, Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(source) => Ok(source),
+                _ => Err(anyhow!(MERGE_WANTS_MAPS)),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        _ => bail!(MERGE_WANTS_MAPS),
+    };
+    if schema == Schema::Core {
+        for (key, value) in sources.into_iter().flatten() {
+            if !map.contains_key(&key) {
+                merged.insert(key.clone());
+                map.insert(key, value);
             }
-            Ok(())
         }
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::Object(_) => merge_into(merged, item)?,
-                    _ => bail!("a merge key `<<` takes mappings only"),
-                }
-            }
-            Ok(())
-        }
-        _ => bail!("a merge key `<<` takes a mapping or a list of mappings"),
+        return Ok(());
     }
+    for source in sources.into_iter().rev() {
+        for (key, value) in source {
+            merged.insert(key.clone());
+            map.insert(key, value);
+        }
+    }
+    Ok(())
 }
 
 /// A resolved plain scalar, before the JSON round trip.
@@ -732,7 +1252,10 @@ enum Scalar {
     Int(i64),
     Uint(u64),
     Float(f64),
+    /// The scalar's text.
     Str,
+    /// Another string: a `!!binary` scalar, decoded.
+    Text(String),
 }
 
 impl Scalar {
@@ -745,7 +1268,19 @@ impl Scalar {
             Scalar::Uint(u) => json_float(u as f64, text)?,
             Scalar::Float(f) => json_float(f, text)?,
             Scalar::Str => Value::String(text.to_owned()),
+            Scalar::Text(s) => Value::String(s),
         })
+    }
+
+    /// go-yaml v2's short tag for what the scalar resolved to.
+    fn short_tag(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "bool",
+            Scalar::Int(_) | Scalar::Uint(_) => "int",
+            Scalar::Float(_) => "float",
+            Scalar::Str | Scalar::Text(_) => "str",
+        }
     }
 }
 
@@ -952,9 +1487,16 @@ fn go_parse_float(s: &str) -> Option<f64> {
 
 /// `strconv.FormatFloat(f, 'g', -1, 32)`, which sigs.k8s.io/yaml uses for
 /// float map keys: shortest float32 digits, `%e` form when the exponent is
-/// below -4 or at least 6 (e.g. `1e+06`).
+/// below -4 or at least 6 (e.g. `1e+06`); `.inf`, `-.inf` and `.nan` for
+/// what is not finite as a float32 (`3.4e39` is `.inf`).
 fn go_format_float32(f: f64) -> String {
     let f = f as f32;
+    if f.is_nan() {
+        return ".nan".to_owned();
+    }
+    if f.is_infinite() {
+        return (if f > 0.0 { ".inf" } else { "-.inf" }).to_owned();
+    }
     let sci = format!("{f:e}"); // shortest round-trip digits: "1.5e0", "-1e6"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -1027,8 +1569,14 @@ mod tests {
 
     #[test]
     fn several_documents_and_empty_ones() {
+        // apimachinery's YAMLReader: a `---` right after another opens the
+        // next piece, so no empty document sits between them (kubectl
+        // reads two objects from such a file).
         let docs = from_str("a: 1\n---\n---\nb: yes\n").expect("parses");
-        assert_eq!(docs, vec![json!({"a": 1}), Value::Null, json!({"b": true})]);
+        assert_eq!(docs, vec![json!({"a": 1}), json!({"b": true})]);
+        // A piece of comments gives no document, an empty `---` a null one.
+        let docs = from_str("# c\n---\na: 1\n---\n# c\n---\n---\n").expect("parses");
+        assert_eq!(docs, vec![json!({"a": 1}), Value::Null]);
     }
 
     #[test]

@@ -73,10 +73,10 @@ fn explanation(kind: Kind, field: &str) -> &'static str {
             "a DaemonSet runs one pod on every eligible node, so it has no replica count; remove spec.replicas and choose the nodes with nodeSelector, affinity or tolerations"
         }
         ("strategy", DaemonSet) => {
-            "DaemonSets use spec.updateStrategy (type RollingUpdate or OnDelete; Recreate does not exist for DaemonSets); rename spec.strategy to spec.updateStrategy"
+            "DaemonSets use spec.updateStrategy (type RollingUpdate or OnDelete; Recreate does not exist for DaemonSets, and rollingUpdate.maxSurge may not be set when maxUnavailable is non-zero); rename spec.strategy to spec.updateStrategy"
         }
         ("strategy", StatefulSet) => {
-            "StatefulSets use spec.updateStrategy (type RollingUpdate, with rollingUpdate.partition and maxUnavailable, or OnDelete; Recreate does not exist for StatefulSets); rename spec.strategy to spec.updateStrategy"
+            "StatefulSets use spec.updateStrategy (type RollingUpdate, with rollingUpdate.partition and maxUnavailable, or OnDelete; Recreate and rollingUpdate.maxSurge do not exist for StatefulSets); rename spec.strategy to spec.updateStrategy without them"
         }
         ("strategy" | "updateStrategy", ReplicaSet) => {
             "a ReplicaSet does not replace its pods when its template changes, so it has no update strategy; remove the field, or use a Deployment to roll out template changes"

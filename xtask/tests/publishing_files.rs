@@ -192,6 +192,32 @@ fn artifacthub_pkg_is_what_the_metadata_and_questions_produce() {
 }
 
 #[test]
+fn artifacthub_pkg_install_text_is_kwctl_1_36s() {
+    #[derive(serde::Deserialize)]
+    struct Install {
+        install: String,
+    }
+    let text = std::fs::read_to_string(root().join("artifacthub-pkg.yml")).expect("readable");
+    let package: Install = serde_yaml_ng::from_str(&text).expect("has install");
+    let image = format!(
+        "ghcr.io/selector-guard/policies/selector-guard:v{}",
+        policy_version()
+    );
+    assert!(
+        package.install.starts_with(
+            "The policy can be obtained using [kwctl](https://docs.kubewarden.io/howtos/install-kwctl):\n"
+        ),
+        "{}",
+        package.install
+    );
+    assert!(
+        package.install.contains(&format!("\nkwctl pull {image}\n")),
+        "{}",
+        package.install
+    );
+}
+
+#[test]
 fn a_stale_artifacthub_pkg_is_detected() {
     let mut changed = metadata();
     changed.set_annotation(xtask::metadata::keys::DESCRIPTION, "something else".into());

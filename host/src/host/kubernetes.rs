@@ -27,7 +27,12 @@
 //!   metadata's `contextAwareResources`, and, when the metadata declares
 //!   `hostCapabilities`, the operation must be listed there too
 //!   (`kubernetes/<operation>` or `kubernetes/*`);
-//! - every failure is an `Err(text)` returned to the guest, never a panic.
+//! - every failure is an `Err(text)` returned to the guest, never a panic;
+//! - an answer that is an error (a replayed `type: Error`, an exhausted or
+//!   mismatched replay, a fake cluster's refusal) reaches the guest as
+//!   [`CALLBACK_FAILURE`] followed by its message, as policy-evaluator's
+//!   callback channel hands it over; the recording keeps the message alone,
+//!   as kwctl records it. Refusals of the grant check carry no prefix.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -40,6 +45,11 @@ use serde_json::Value;
 use super::cluster::FakeCluster;
 use super::replay::{Exchange, Replay};
 use crate::metadata::{ContextAwareResource, Metadata};
+
+/// What kwctl and policy-server put before an answer's error when they
+/// hand it to the guest (policy-evaluator, `runtimes/callback.rs`:
+/// `format!("Callback evaluation failure: {e:?}")`).
+pub const CALLBACK_FAILURE: &str = "Callback evaluation failure: ";
 
 /// The Kubernetes operations a policy may call.
 const OPERATIONS: [&str; 4] = [
@@ -305,7 +315,7 @@ impl KubernetesHost {
                 .map_err(|_| "the recording lock is poisoned".to_owned())?
                 .push(exchange);
         }
-        response
+        response.map_err(|message| format!("{CALLBACK_FAILURE}{message}"))
     }
 
     /// The calls recorded so far, as a session ([`Replay::to_yaml`] writes
@@ -447,6 +457,57 @@ annotations:
         assert!(fork.answer("list_resources_by_namespace", PODS).is_ok());
         host.reset();
         assert!(host.answer("list_resources_by_namespace", PODS).is_ok());
+    }
+
+    #[test]
+    fn an_error_answer_reaches_the_guest_as_kwctl_hands_it_and_is_recorded_alone() {
+        let forbidden = "pods is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"";
+        let session = Replay::parse(&format!(
+            "- type: Exchange\n  request: \"!KubernetesListResourceNamespace\\napi_version: v1\\nkind: Pod\\nnamespace: default\\n\"\n  response:\n    type: Error\n    message: '{}'\n",
+            forbidden.replace('\'', "''")
+        ))
+        .expect("parses");
+        let host = KubernetesHost::new(
+            Grants::from_metadata(&metadata("")),
+            Answers::Replay(session),
+        )
+        .recording();
+        let err = host
+            .answer("list_resources_by_namespace", PODS)
+            .expect_err("an error answer");
+        assert_eq!(err, format!("Callback evaluation failure: {forbidden}"));
+        // Past the end of the session, kwctl's replay error comes through
+        // the same channel, with the same prefix.
+        let err = host
+            .answer("list_resources_by_namespace", PODS)
+            .expect_err("exhausted");
+        assert!(
+            err.starts_with("Callback evaluation failure: Replay error: "),
+            "{err}"
+        );
+        // The recording keeps the API server's words, as kwctl records them.
+        let recorded = host.recorded().to_yaml().expect("writes");
+        assert!(
+            !recorded.contains("Callback evaluation failure"),
+            "{recorded}"
+        );
+        assert_eq!(
+            Replay::parse(&recorded).expect("reads back").answer(
+                0,
+                "list_resources_by_namespace",
+                PODS
+            ),
+            Err(forbidden.to_owned())
+        );
+        // A refusal of the grant check is the host's own, without the prefix.
+        let services = br#"{"api_version":"v1","kind":"Service","namespace":"default"}"#;
+        let err = host
+            .answer("list_resources_by_namespace", services)
+            .expect_err("refused");
+        assert!(
+            err.starts_with("Policy has not been granted access"),
+            "{err}"
+        );
     }
 
     #[test]

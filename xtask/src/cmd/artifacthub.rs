@@ -336,10 +336,12 @@ impl Package {
     }
 }
 
-/// The `install` text kwctl writes (as in the catalog's generated files).
+/// The `install` text `kwctl scaffold artifacthub` writes (kwctl 1.36,
+/// policy-evaluator's `src/policy_artifacthub.rs`): the link points at the
+/// docs' install page, not at kwctl's repository as in older catalog files.
 fn install_text(image: &str) -> String {
     format!(
-        "The policy can be obtained using [`kwctl`](https://github.com/kubewarden/kwctl):\n\
+        "The policy can be obtained using [kwctl](https://docs.kubewarden.io/howtos/install-kwctl):\n\
          ```console\n\
          kwctl pull {image}\n\
          ```\n\
@@ -485,6 +487,22 @@ fn annotations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn install_text_is_kwctl_1_36s() {
+        let image = "ghcr.io/org/policies/p:v1.2.3";
+        assert_eq!(
+            install_text(image),
+            "The policy can be obtained using [kwctl](https://docs.kubewarden.io/howtos/install-kwctl):\n\
+             ```console\n\
+             kwctl pull ghcr.io/org/policies/p:v1.2.3\n\
+             ```\n\
+             Then, generate the policy manifest and tune it to your liking. For example:\n\
+             ```console\n\
+             kwctl scaffold manifest -t ClusterAdmissionPolicy registry://ghcr.io/org/policies/p:v1.2.3\n\
+             ```\n"
+        );
+    }
 
     #[test]
     fn keywords_parse_like_kwctl() {
