@@ -3,8 +3,8 @@
 //! the same run): one Service with 60,000 labels that are not strings
 //! (budget 2 s), and a file of 10,000 documents, about 10 MB, each with a
 //! few YAML 1.1 traps in its label maps (budget 5 s and 300 MB). Best of
-//! three runs each, natively, in this process; peak memory is the
-//! process's (`VmHWM`).
+//! three runs each, natively, in this process; peak memory (`VmHWM`) of
+//! one fix of the 10 MB file in a process of its own.
 
 use anyhow::{Result, bail};
 use selector_guard_cli::fix::{Fixed, fix_text};
@@ -53,6 +53,36 @@ fn peak_mib() -> f64 {
 }
 
 fn main() -> Result<()> {
+    // `fix_bench memory`: the peak of one fix of the 10 MB file alone, in a
+    // fresh process (what the 300 MB budget is about).
+    if std::env::args().nth(1).as_deref() == Some("read") {
+        let text = many_documents(10_000);
+        let objects = inputs::objects("bench.yaml", &text)?;
+        println!(
+            "read: {} objects, peak {:.0} MiB",
+            objects.objects.len(),
+            peak_mib()
+        );
+        return Ok(());
+    }
+    if std::env::args().nth(1).as_deref() == Some("memory") {
+        let text = many_documents(10_000);
+        let before = peak_mib();
+        match fix_text("bench.yaml", &text) {
+            Fixed::Done(..) => {}
+            Fixed::Refused(why) | Fixed::Unreadable(why) => bail!("{why}"),
+        }
+        let peak = peak_mib();
+        println!(
+            "peak memory fixing 10,000 documents ({:.1} MB): {peak:.0} MiB (the text alone: {before:.0} MiB before the fix; budget 300 MB) {}",
+            text.len() as f64 / 1e6,
+            if peak <= 300.0 { "PASS" } else { "FAIL" }
+        );
+        if peak > 300.0 {
+            bail!("over budget");
+        }
+        return Ok(());
+    }
     let mut over = 0;
     for (what, text, budget) in [
         (
@@ -82,15 +112,12 @@ fn main() -> Result<()> {
             if pass { "PASS" } else { "FAIL" }
         );
     }
-    let peak = peak_mib();
-    let pass = peak <= 300.0;
-    if !pass {
+    let memory = std::process::Command::new(std::env::current_exe()?)
+        .arg("memory")
+        .status()?;
+    if !memory.success() {
         over += 1;
     }
-    println!(
-        "peak memory of the process: {peak:.0} MiB (budget 300 MB) {}",
-        if pass { "PASS" } else { "FAIL" }
-    );
     if over > 0 {
         bail!("{over} figure(s) over budget");
     }
