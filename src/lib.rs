@@ -267,7 +267,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
         host,
         details,
     });
-    let who = identity(kind, &request, &object.value);
+    let who = identity(kind.name(), &request, &object.value);
     let answer = response_for(&who, &request, &object, &findings, text);
     Assessed::Judged {
         object: who,
@@ -309,26 +309,23 @@ fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> A
     let mut findings = Findings::default();
     for rule in rules::RULES {
         let Some(check) = rule.custom else { continue };
-        let mut found = if value.is_object() {
-            check(&gvk.kind, &value, settings)
-        } else {
-            let mut found = Findings::default();
-            found.violations.push(findings::Finding::reject(
+        if !value.is_object() {
+            // As for a known kind: one rejection, by the first rule.
+            findings.violations.push(findings::Finding::reject(
                 "",
                 format!(
                     "the object must be a map, not {}",
                     findings::type_name(&value)
                 ),
             ));
-            found
-        };
-        found.stamp(rule.id);
-        findings.merge(found);
-        if !value.is_object() {
+            findings.stamp(rule.id);
             break;
         }
+        let mut found = check(&gvk.kind, &value, settings);
+        found.stamp(rule.id);
+        findings.merge(found);
     }
-    let who = identity_of(&gvk.kind, request, &value);
+    let who = identity(&gvk.kind, request, &value);
     let object = Object {
         text: None,
         value,
@@ -391,12 +388,7 @@ fn namespace_of<'a>(request: &'a Request, object: &'a Value) -> &'a str {
 }
 
 /// `Kind namespace/name`, the prefix of every message.
-fn identity(kind: Kind, request: &Request, object: &Value) -> String {
-    identity_of(kind.name(), request, object)
-}
-
-/// [`identity`] for a kind given by name.
-fn identity_of(kind: &str, request: &Request, object: &Value) -> String {
+fn identity(kind: &str, request: &Request, object: &Value) -> String {
     let metadata = object.get("metadata");
     let field = |key: &str| {
         metadata

@@ -144,22 +144,18 @@ impl<'a> Text<'a> {
     }
 }
 
-/// The anchor a node's text starts with (`&v` of `&v !!str yes`), and
-/// whether a tag comes before its content: the properties saphyr includes
-/// in a node's span.
-fn properties(written: &str) -> (Option<&str>, bool) {
-    let mut anchor = None;
-    let mut tagged = false;
+/// The anchor a node's text starts with (`&v` of `&v !!str yes`, or of
+/// `!!str &v yes`): saphyr includes a node's properties in its span.
+fn anchor_of(written: &str) -> Option<&str> {
     let mut rest = written.trim_start();
     loop {
         let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
         let (token, after) = rest.split_at(token_end);
         if token.starts_with('&') {
-            anchor = Some(token);
-        } else if token.starts_with('!') {
-            tagged = true;
-        } else {
-            return (anchor, tagged);
+            return Some(token);
+        }
+        if !token.starts_with('!') {
+            return None;
         }
         rest = after.trim_start();
     }
@@ -196,8 +192,15 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     let Some(root) = &object.node else {
         return fixes;
     };
+    // Anchored scalars, by anchor id.
     let mut anchors = HashMap::new();
-    anchored(root, &mut anchors);
+    each_node(root, &mut |node| {
+        if let Node::Scalar { anchor, .. } = node
+            && *anchor != 0
+        {
+            anchors.insert(*anchor, node);
+        }
+    });
     let mut fixer = Fixer {
         object,
         source,
@@ -226,7 +229,11 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     // else: each other alias of it is written out as the value was.
     if !fixer.requoted.is_empty() {
         let mut aliases = Vec::new();
-        aliases_in(root, &mut aliases);
+        each_node(root, &mut |node| {
+            if let Node::Alias { start, end, id } = node {
+                aliases.push((*start, *end, *id));
+            }
+        });
         for (start, end, id) in aliases {
             if fixer.aliases_done.contains(&start.index) {
                 continue;
@@ -248,33 +255,16 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     fixes
 }
 
-/// Every anchored scalar under `node`, by anchor id.
-fn anchored<'n>(node: &'n Node, out: &mut HashMap<usize, &'n Node>) {
+/// Calls `visit` on `node` and every node under it, keys included.
+fn each_node<'n>(node: &'n Node, visit: &mut impl FnMut(&'n Node)) {
+    visit(node);
     match node {
-        Node::Scalar { anchor, .. } if *anchor != 0 => {
-            out.insert(*anchor, node);
-        }
         Node::Scalar { .. } | Node::Alias { .. } => {}
-        Node::Sequence { items, .. } => items.iter().for_each(|n| anchored(n, out)),
+        Node::Sequence { items, .. } => items.iter().for_each(|n| each_node(n, visit)),
         Node::Mapping { entries, .. } => {
             for entry in entries {
-                anchored(&entry.key_node, out);
-                anchored(&entry.value, out);
-            }
-        }
-    }
-}
-
-/// Every alias under `node`: where it is written, and its anchor's id.
-fn aliases_in(node: &Node, out: &mut Vec<(Position, Position, usize)>) {
-    match node {
-        Node::Alias { start, end, id } => out.push((*start, *end, *id)),
-        Node::Scalar { .. } => {}
-        Node::Sequence { items, .. } => items.iter().for_each(|n| aliases_in(n, out)),
-        Node::Mapping { entries, .. } => {
-            for entry in entries {
-                aliases_in(&entry.key_node, out);
-                aliases_in(&entry.value, out);
+                each_node(&entry.key_node, visit);
+                each_node(&entry.value, visit);
             }
         }
     }
@@ -473,8 +463,7 @@ impl Fixer<'_, '_> {
             }
             return;
         }
-        let (anchor_text, _) = properties(written);
-        let replacement = match anchor_text {
+        let replacement = match anchor_of(written) {
             Some(anchor_text) => {
                 if *anchor != 0 {
                     let without = written.replacen(anchor_text, "", 1);
@@ -516,19 +505,16 @@ fn label_maps(object: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// `text` with `edits` applied (overlapping edits after the first are dropped).
-pub fn apply(text: &str, edits: &[Edit]) -> String {
-    let offsets: Vec<usize> = text
-        .char_indices()
-        .map(|(byte, _)| byte)
-        .chain(std::iter::once(text.len()))
-        .collect();
+/// `source` with `edits` applied (overlapping edits after the first are
+/// dropped).
+pub fn apply(source: &Text, edits: &[Edit]) -> String {
+    let text = source.text;
     let mut sorted: Vec<&Edit> = edits.iter().collect();
     sorted.sort_by_key(|e| (e.start, e.end));
     let mut out = String::with_capacity(text.len() + 16 * edits.len());
     let mut done = 0;
     for edit in sorted {
-        let (Some(&start), Some(&end)) = (offsets.get(edit.start), offsets.get(edit.end)) else {
+        let (Some(start), Some(end)) = (source.byte(edit.start), source.byte(edit.end)) else {
             continue;
         };
         if start < done || end < start {
@@ -570,7 +556,7 @@ pub fn fix_text(name: &str, text: &str) -> Fixed {
     if all.edits.is_empty() {
         return Fixed::Done(text.to_string(), all);
     }
-    let fixed = apply(text, &all.edits);
+    let fixed = apply(&source, &all.edits);
     match same_but_label_maps(&contents.objects, name, &fixed) {
         Ok(()) => Fixed::Done(fixed, all),
         Err(why) => Fixed::Refused(why),
