@@ -58,6 +58,13 @@ pub struct Args {
     /// read the dump with the inputs laid over it.
     #[arg(long, value_name = "FILE")]
     pub cluster_state: Option<PathBuf>,
+    /// Exit 1 on findings of this severity or worse.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Print the findings a `selector-guard.dev/ignore` annotation
+    /// suppressed too, marked with their reason (they still do not count).
+    #[arg(long)]
+    pub show_suppressed: bool,
     /// Files, folders (walked for .yaml, .yml, .json) or `-` for stdin.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -576,6 +583,7 @@ fn from_findings(
             object: object.name.clone(),
             path: path.to_string(),
             message,
+            suppressed: None,
         });
     }
     // An answer no finding explains (a request that could not be decoded).
@@ -722,6 +730,7 @@ fn from_answer(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
             object: object.name.clone(),
             path,
             message,
+            suppressed: None,
         }
     };
     let mut out = Vec::new();
@@ -760,6 +769,7 @@ fn from_answer(object: &Object, answer: &ValidationResponse) -> Vec<Finding> {
                 object: object.name.clone(),
                 path: field,
                 message: format!("{} [{rule}]", operation.message(object, target)),
+                suppressed: None,
             });
         }
     }
@@ -871,45 +881,158 @@ pub fn read_sources(sources: &[Source]) -> Vec<(String, Result<String, String>)>
         .collect()
 }
 
-/// Prints the findings of `reports` in order (stdout) and the problems
-/// (stderr); returns the exit status and the counts for the summary.
-pub fn print(reports: &[Report], format: Format) -> Summary {
-    let mut summary = Summary::default();
+/// One object's findings, or one input that could not be judged, in
+/// input order: what every output format is built from.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The file findings name.
+    pub file: String,
+    /// `Kind namespace/name`; `None` when the file itself is unusable.
+    pub object: Option<String>,
+    /// Where the object starts (1-based), or 1:1 for a file.
+    pub line: usize,
+    /// Its column (1-based, in characters).
+    pub column: usize,
+    /// The findings shown, in input order.
+    pub findings: Vec<Finding>,
+    /// The findings a `selector-guard.dev/ignore` annotation suppressed,
+    /// each with its reason in [`Finding::suppressed`].
+    pub suppressed: Vec<Finding>,
+    /// Why the file could not be read, or the policy failed on the object.
+    pub failure: Option<String>,
+}
+
+/// Everything a run found.
+#[derive(Clone, Debug, Default)]
+pub struct Collected {
+    /// Per object (and per unusable file), in input order.
+    pub items: Vec<Item>,
+    /// The counts.
+    pub summary: Summary,
+}
+
+/// The findings of `reports`, in input order, with suppressions applied.
+pub fn collect(reports: &[Report]) -> Collected {
+    let mut collected = Collected::default();
+    let summary = &mut collected.summary;
     for report in reports {
         summary.files += 1;
         summary.skipped += report.skipped;
         let evaluated = match &report.evaluated {
             Ok(evaluated) => evaluated,
             Err(e) => {
-                eprintln!("{}: {e}", report.name);
                 summary.unusable += 1;
+                collected.items.push(Item {
+                    file: report.name.clone(),
+                    object: None,
+                    line: 1,
+                    column: 1,
+                    findings: Vec::new(),
+                    suppressed: Vec::new(),
+                    failure: Some(e.clone()),
+                });
                 continue;
             }
         };
         for Evaluated { object, answer } in evaluated {
             summary.objects += 1;
+            let (line, column) = object.place(object.start);
+            let mut item = Item {
+                file: object.file.clone(),
+                object: Some(object.name.clone()),
+                line,
+                column,
+                findings: Vec::new(),
+                suppressed: Vec::new(),
+                failure: None,
+            };
             match answer {
                 Ok(judged) => {
-                    for finding in findings(object, judged) {
+                    let (shown, suppressed) =
+                        crate::suppress::apply(object, findings(object, judged));
+                    for finding in &shown {
                         match finding.severity {
                             Severity::Error => summary.errors += 1,
                             Severity::Warning => summary.warnings += 1,
                         }
-                        println!("{}", finding.render(format));
                     }
+                    summary.suppressed += suppressed.len();
+                    item.findings = shown;
+                    item.suppressed = suppressed;
                 }
                 Err(e) => {
-                    let (line, column) = object.place(object.start);
-                    eprintln!(
-                        "{}:{line}:{column}: the policy failed on {}: {e}",
-                        object.file, object.name
-                    );
                     summary.unusable += 1;
+                    item.failure = Some(format!("the policy failed on {}: {e}", object.name));
+                }
+            }
+            collected.items.push(item);
+        }
+    }
+    collected
+}
+
+/// Writes `collected` in `format`: findings (and, with `show_suppressed`,
+/// the suppressed ones) to `out`, problems with the input to `err`, one
+/// line each. SARIF and JUnit are one document on `out`, which also holds
+/// the problems.
+pub fn emit(
+    collected: &Collected,
+    format: Format,
+    show_suppressed: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    for item in &collected.items {
+        if let Some(failure) = &item.failure {
+            match item.object {
+                None => writeln!(err, "{}: {failure}", item.file)?,
+                Some(_) => writeln!(
+                    err,
+                    "{}:{}:{}: {failure}",
+                    item.file, item.line, item.column
+                )?,
+            }
+        }
+    }
+    match format {
+        Format::Text | Format::Json | Format::Github => {
+            for item in &collected.items {
+                let mut shown: Vec<&Finding> = item.findings.iter().collect();
+                if show_suppressed {
+                    shown.extend(&item.suppressed);
+                    shown.sort_by_key(|f| (f.line, f.column));
+                }
+                for finding in shown {
+                    writeln!(out, "{}", finding.render(format))?;
                 }
             }
         }
     }
-    summary
+    Ok(())
+}
+
+/// Prints `reports` to stdout and stderr as [`emit`] does; returns the counts.
+pub fn print(reports: &[Report], format: Format, show_suppressed: bool) -> Summary {
+    let collected = collect(reports);
+    let _ = emit(
+        &collected,
+        format,
+        show_suppressed,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    collected.summary
+}
+
+/// The lowest severity that fails a run (`--fail-on`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Exit 1 on an error (the default).
+    #[default]
+    Error,
+    /// Exit 1 on an error or a warning.
+    Warning,
 }
 
 /// What a run found, for the closing line and the exit status.
@@ -925,16 +1048,19 @@ pub struct Summary {
     pub errors: usize,
     /// Warnings printed.
     pub warnings: usize,
+    /// Findings suppressed by an annotation (not counted above).
+    pub suppressed: usize,
     /// Unusable files and failed evaluations.
     pub unusable: usize,
 }
 
 impl Summary {
-    /// 2 on unusable input, else 1 on an error, else 0.
-    pub fn exit_status(&self) -> i32 {
+    /// 2 on unusable input, else 1 on an error (or a warning, under
+    /// `--fail-on warning`), else 0. Suppressed findings do not count.
+    pub fn exit_status(&self, fail_on: FailOn) -> i32 {
         if self.unusable > 0 {
             exit::UNUSABLE
-        } else if self.errors > 0 {
+        } else if self.errors > 0 || (fail_on == FailOn::Warning && self.warnings > 0) {
             exit::FINDINGS
         } else {
             exit::OK
@@ -962,6 +1088,9 @@ impl Summary {
                 }
             ));
         }
+        if self.suppressed > 0 {
+            line.push_str(&format!("; {} suppressed", self.suppressed));
+        }
         if self.unusable > 0 {
             line.push_str(&format!("; {} unusable", plural(self.unusable, "input")));
         }
@@ -980,7 +1109,7 @@ pub fn main(args: &Args) -> i32 {
     };
     let sources = read_sources(&inputs::sources(&args.paths));
     let reports = evaluate(&loaded, &sources);
-    let summary = print(&reports, args.format);
+    let summary = print(&reports, args.format, args.show_suppressed);
     eprintln!("{}", summary.line());
-    summary.exit_status()
+    summary.exit_status(args.fail_on)
 }

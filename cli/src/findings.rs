@@ -45,6 +45,10 @@ pub struct Finding {
     pub path: String,
     /// What is wrong, and the fix, ending with `[rule]`.
     pub message: String,
+    /// Why it is suppressed (the `selector-guard.dev/ignore-reason`
+    /// annotation), for a finding an annotation suppressed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 /// How findings are printed.
@@ -61,6 +65,10 @@ pub enum Format {
 impl Finding {
     /// The finding as one line (no newline) in `format`.
     pub fn render(&self, format: Format) -> String {
+        let message = match &self.suppressed {
+            None => self.message.clone(),
+            Some(reason) => format!("{} (suppressed: {reason})", self.message),
+        };
         match format {
             Format::Text => format!(
                 "{}:{}:{}: {}: {}",
@@ -68,7 +76,7 @@ impl Finding {
                 self.line,
                 self.column,
                 self.severity.as_str(),
-                self.message.replace(['\r', '\n'], " ")
+                message.replace(['\r', '\n'], " ")
             ),
             Format::Json => serde_json::to_string(self).unwrap_or_default(),
             Format::Github => {
@@ -81,7 +89,7 @@ impl Finding {
                     self.line,
                     self.column,
                     github_property(&format!("selector-guard {}: {}", self.rule, self.object)),
-                    github_data(&self.message)
+                    github_data(&message)
                 );
                 out
             }
@@ -115,6 +123,7 @@ mod tests {
             object: "Service default/rng".into(),
             path: "spec.selector[active]".into(),
             message: message.into(),
+            suppressed: None,
         }
     }
 

@@ -29,8 +29,7 @@ use selector_guard_host::yaml11::{self, Node, Position, Style};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-use crate::check::{self, Evaluated, Report, exit};
-use crate::findings::Format;
+use crate::check::{self, exit};
 use crate::inputs::{Object, Origin, Source};
 
 /// `fix`'s flags: `check`'s, plus `--check`.
@@ -726,12 +725,29 @@ pub fn main(args: &Args) -> i32 {
     // What remains, under the user's own settings.
     let reports = check::evaluate(&user, &new_sources);
     let stdin_fixed = sources_read.iter().any(|s| s.origin == Origin::Stdin);
-    let summary = if stdin_fixed {
-        // stdout carries the fixed stream: findings go to stderr.
-        print_to_stderr(&reports, args.common.format)
+    let collected = check::collect(&reports);
+    // With stdin fixed, stdout carries the fixed stream: findings go to stderr.
+    let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let _ = if stdin_fixed {
+        let mut findings = Vec::new();
+        let written = check::emit(
+            &collected,
+            args.common.format,
+            args.common.show_suppressed,
+            &mut findings,
+            &mut stderr,
+        );
+        written.and_then(|()| std::io::Write::write_all(&mut stderr, &findings))
     } else {
-        check::print(&reports, args.common.format)
+        check::emit(
+            &collected,
+            args.common.format,
+            args.common.show_suppressed,
+            &mut stdout,
+            &mut stderr,
+        )
     };
+    let summary = collected.summary;
     eprintln!(
         "{}; fixed {changed_files} file{}",
         summary.line(),
@@ -740,35 +756,8 @@ pub fn main(args: &Args) -> i32 {
     if status == exit::UNUSABLE {
         status
     } else {
-        summary.exit_status()
+        summary.exit_status(args.common.fail_on)
     }
-}
-
-fn print_to_stderr(reports: &[Report], format: Format) -> check::Summary {
-    let mut summary = check::Summary::default();
-    for report in reports {
-        summary.files += 1;
-        summary.skipped += report.skipped;
-        let Ok(evaluated) = &report.evaluated else {
-            summary.unusable += 1;
-            continue;
-        };
-        for Evaluated { object, answer } in evaluated {
-            summary.objects += 1;
-            let Ok(answer) = answer else {
-                summary.unusable += 1;
-                continue;
-            };
-            for finding in check::findings(object, answer) {
-                match finding.severity {
-                    crate::findings::Severity::Error => summary.errors += 1,
-                    crate::findings::Severity::Warning => summary.warnings += 1,
-                }
-                eprintln!("{}", finding.render(format));
-            }
-        }
-    }
-    summary
 }
 
 fn print_diff(source: &Source, old: &str, new: &str) {

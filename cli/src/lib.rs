@@ -22,3 +22,4 @@ pub mod native;
 pub mod policy;
 pub mod run;
 pub mod scaffold;
+pub mod suppress;
