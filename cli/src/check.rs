@@ -496,7 +496,7 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
 }
 
 /// The pseudo-rule of an object given twice among the inputs.
-pub const DUPLICATE: &str = "duplicateObject";
+pub const DUPLICATE: &str = crate::findings::DUPLICATE_OBJECT;
 
 /// For each item of `state`, a warning when an earlier input has the same
 /// kind, namespace and name: both are judged, and the later one is what
@@ -977,6 +977,7 @@ pub fn collect(reports: &[Report]) -> Collected {
 /// the problems.
 pub fn emit(
     collected: &Collected,
+    sources: &[(String, Result<String, String>)],
     format: Format,
     show_suppressed: bool,
     out: &mut dyn std::io::Write,
@@ -1008,14 +1009,21 @@ pub fn emit(
             }
         }
     }
+    let _ = sources; // what `fix` would make of each file (SARIF's fixes)
     Ok(())
 }
 
 /// Prints `reports` to stdout and stderr as [`emit`] does; returns the counts.
-pub fn print(reports: &[Report], format: Format, show_suppressed: bool) -> Summary {
+pub fn print(
+    reports: &[Report],
+    sources: &[(String, Result<String, String>)],
+    format: Format,
+    show_suppressed: bool,
+) -> Summary {
     let collected = collect(reports);
     let _ = emit(
         &collected,
+        sources,
         format,
         show_suppressed,
         &mut std::io::stdout().lock(),
@@ -1109,7 +1117,7 @@ pub fn main(args: &Args) -> i32 {
     };
     let sources = read_sources(&inputs::sources(&args.paths));
     let reports = evaluate(&loaded, &sources);
-    let summary = print(&reports, args.format, args.show_suppressed);
+    let summary = print(&reports, &sources, args.format, args.show_suppressed);
     eprintln!("{}", summary.line());
     summary.exit_status(args.fail_on)
 }

@@ -5,6 +5,32 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 
+/// The pseudo-rule of a file that cannot be read (or whose YAML kubectl
+/// cannot parse), or an object the policy failed on.
+pub const UNUSABLE_INPUT: &str = "unusableInput";
+/// The pseudo-rule of an object given twice among the inputs.
+pub const DUPLICATE_OBJECT: &str = "duplicateObject";
+/// The pseudo-rule of a `selector-guard.dev/ignore` annotation that
+/// cannot be honoured (no `ignore-reason` beside it, an unknown rule ID).
+pub const IGNORE_ANNOTATION: &str = "ignoreAnnotation";
+
+/// The findings no rule of the policy makes, with what each means: every
+/// output format declares them beside the policy's rules.
+pub const PSEUDO_RULES: &[(&str, &str)] = &[
+    (
+        UNUSABLE_INPUT,
+        "A file that cannot be read, whose YAML kubectl cannot parse, or an object the policy failed on",
+    ),
+    (
+        DUPLICATE_OBJECT,
+        "An object given twice among the inputs: kubectl applies both, and the later one wins",
+    ),
+    (
+        IGNORE_ANNOTATION,
+        "A selector-guard.dev/ignore annotation without a selector-guard.dev/ignore-reason beside it, or naming an unknown rule",
+    ),
+];
+
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -732,6 +732,7 @@ pub fn main(args: &Args) -> i32 {
         let mut findings = Vec::new();
         let written = check::emit(
             &collected,
+            &new_sources,
             args.common.format,
             args.common.show_suppressed,
             &mut findings,
@@ -741,6 +742,7 @@ pub fn main(args: &Args) -> i32 {
     } else {
         check::emit(
             &collected,
+            &new_sources,
             args.common.format,
             args.common.show_suppressed,
             &mut stdout,
