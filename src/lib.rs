@@ -6,7 +6,9 @@
 //! [`findings::Findings`] into one `ValidationResponse`:
 //! any violation rejects (every message, in a fixed order); otherwise a
 //! mutation returns the mutated object; otherwise the request is accepted.
-//! Warnings ride along in every case.
+//! Warnings ride along in every case. With `honourIgnoreAnnotations`, the
+//! rules an object's `selector-guard.dev/ignore` annotation names are off
+//! for it ([`suppress`], [`honour`]).
 
 pub mod cluster;
 pub mod findings;
@@ -18,6 +20,7 @@ pub mod relations;
 pub mod rules;
 pub mod selector;
 pub mod settings;
+pub mod suppress;
 
 use findings::Findings;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
@@ -190,7 +193,9 @@ pub fn validate_with(payload: &[u8], host: &dyn cluster::Host) -> CallResult {
 /// Judges a `validate` payload: the findings as data, for callers that
 /// report them field by field (the CLI), and the answer [`validate_with`]
 /// sends. With `details`, the findings the answer only sums up (a map's
-/// conversions past the first ten) are built too.
+/// conversions past the first ten) are built too, and
+/// `honourIgnoreAnnotations` is not applied: the caller (the CLI) honours
+/// the annotations itself, and reports what they suppress.
 pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assessed {
     // Read as text once: raw values (the object, its captured maps) and
     // strings are then borrowed without checking their UTF-8 again, and the
@@ -211,7 +216,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
             )));
         }
     };
-    let settings = match decoded
+    let mut settings = match decoded
         .settings
         .map(|raw| Settings::from_json(raw.get().as_bytes()))
     {
@@ -226,7 +231,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
         kind,
     } = &request.kind;
     let Some(kind) = Kind::from_gvk(group, version, kind) else {
-        return assess_custom(&mut request, &settings, text);
+        return assess_custom(&mut request, settings, text, details);
     };
     if !matches!(request.operation.as_ref(), "CREATE" | "UPDATE") {
         return Assessed::Answered(accept(Vec::new()));
@@ -246,6 +251,11 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
             }
         },
     };
+    let ignored = honour(&mut settings, details, &|| {
+        object
+            .captured_at("metadata.annotations")
+            .and_then(object::Captured::to_value)
+    });
     // The old object is decoded only for the rules that compare with it.
     let old = match (request.operation.as_ref(), request.old_object) {
         ("UPDATE", Some(text)) if rules::compares_with_old(kind, &settings) => {
@@ -259,7 +269,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
         namespace,
         old: old.as_ref(),
     };
-    let findings = rules::evaluate(&rules::Context {
+    let mut findings = rules::evaluate(&rules::Context {
         kind,
         object: &object,
         request: &context,
@@ -267,6 +277,7 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
         host,
         details,
     });
+    findings.merge(ignored);
     let who = identity(kind.name(), &request, &object.value);
     let answer = response_for(&who, &request, &object, &findings, text);
     Assessed::Judged {
@@ -279,7 +290,12 @@ pub fn assess(payload: &[u8], host: &dyn cluster::Host, details: bool) -> Assess
 /// A request of a kind the policy does not know: judged by the rules that
 /// check custom workloads ([`rules::Rule::custom`]) when `workloadKinds`
 /// names its kind, else accepted.
-fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> Assessed {
+fn assess_custom(
+    request: &mut Request,
+    mut settings: Settings,
+    payload: &str,
+    details: bool,
+) -> Assessed {
     let gvk = &request.kind;
     let listed = settings.workload_kinds.iter().any(|custom| {
         let (group, version) = custom
@@ -306,6 +322,9 @@ fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> A
     if value.is_null() {
         return Assessed::Answered(accept(Vec::new()));
     }
+    let ignored = honour(&mut settings, details, &|| {
+        value.pointer("/metadata/annotations").cloned()
+    });
     let mut findings = Findings::default();
     for rule in rules::RULES {
         let Some(check) = rule.custom else { continue };
@@ -321,10 +340,11 @@ fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> A
             findings.stamp(rule.id);
             break;
         }
-        let mut found = check(&gvk.kind, &value, settings);
+        let mut found = check(&gvk.kind, &value, &settings);
         found.stamp(rule.id);
         findings.merge(found);
     }
+    findings.merge(ignored);
     let who = identity(&gvk.kind, request, &value);
     let object = Object {
         text: None,
@@ -337,6 +357,36 @@ fn assess_custom(request: &mut Request, settings: &Settings, payload: &str) -> A
         findings,
         answer,
     }
+}
+
+/// With `honourIgnoreAnnotations` (and not for `details`, see [`assess`]):
+/// the rules the object's `selector-guard.dev/ignore` annotation names are
+/// turned off in `settings`, for this object, so that they neither reject,
+/// warn nor mutate; an annotation that cannot be honoured suppresses
+/// nothing and is a rejection. Without it the annotations are not read.
+fn honour(
+    settings: &mut Settings,
+    details: bool,
+    annotations: &dyn Fn() -> Option<Value>,
+) -> Findings {
+    let mut findings = Findings::default();
+    if !settings.honour_ignore_annotations || details {
+        return findings;
+    }
+    match suppress::parse(annotations().as_ref(), &[]) {
+        Ok(suppression) => {
+            for id in suppression.iter().flat_map(|s| &s.rules) {
+                settings.silence(id);
+            }
+        }
+        Err(problems) => {
+            findings
+                .violations
+                .extend(problems.into_iter().map(Into::into));
+            findings.stamp(suppress::RULE);
+        }
+    }
+    findings
 }
 
 /// What [`assess`] found: the findings (as data) and the answer the policy
@@ -724,6 +774,41 @@ mod tests {
                 format!(r#"{{"request": {{"kind": {KIND}, "operation": "CREATE"{object}}}}}"#);
             assert_eq!(answer(&payload)["accepted"], true, "{payload}");
         }
+    }
+
+    struct NoHost;
+
+    impl cluster::Host for NoHost {
+        fn call(&self, operation: &str, _: &[u8]) -> Result<Vec<u8>, String> {
+            Err(format!("no cluster: {operation}"))
+        }
+    }
+
+    /// With `honourIgnoreAnnotations` the rules the annotation names do not
+    /// run at admission; with `details` (the CLI, which honours annotations
+    /// itself) they do, so that what they suppress can be counted and shown.
+    #[test]
+    fn suppressions_are_honoured_at_admission_and_left_to_the_cli() {
+        let suppressed = DAEMONSET.replace(
+            r#""namespace": "n"}"#,
+            r#""namespace": "n", "annotations": {"selector-guard.dev/ignore": "specFields", "selector-guard.dev/ignore-reason": "r"}}"#,
+        );
+        let payload = |honour: bool| {
+            format!(
+                r#"{{"settings": {{"honourIgnoreAnnotations": {honour}}}, "request": {{"kind": {KIND}, "operation": "CREATE", "object": {suppressed}}}}}"#
+            )
+        };
+        assert_eq!(answer(&payload(true))["accepted"], true);
+        assert_eq!(answer(&payload(false))["accepted"], false);
+        let Assessed::Judged {
+            findings, answer, ..
+        } = assess(payload(true).as_bytes(), &NoHost, true)
+        else {
+            panic!("judged")
+        };
+        assert_eq!(findings.violations.len(), 1, "{findings:?}");
+        assert_eq!(findings.violations[0].rule, "specFields");
+        assert!(!answer.accepted);
     }
 
     /// The answer is the SDK's `ValidationResponse` as it serializes: the

@@ -45,6 +45,10 @@ pub enum WarnMode {
     Off,
 }
 
+/// The settings keys that belong to no rule (neither a rule's ID nor one
+/// of its options): every other key is in the registry, `rules::RULES`.
+pub const GENERAL: &[&str] = &["honourIgnoreAnnotations"];
+
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Settings {
@@ -105,6 +109,11 @@ pub struct Settings {
     /// `spec.template`, as apps/v1 workloads do: pod sources for every
     /// relation rule.
     pub workload_kinds: Vec<WorkloadKindRef>,
+    /// Honour an object's `selector-guard.dev/ignore` annotation (see
+    /// [`crate::suppress`]): the rules it names are off for that object. Off
+    /// by default: a cluster's owner decides, not the author of each object.
+    /// When off, the annotations are not read.
+    pub honour_ignore_annotations: bool,
 }
 
 /// A custom workload kind of `workloadKinds`.
@@ -143,6 +152,7 @@ impl Default for Settings {
                 api_version: "argoproj.io/v1alpha1".to_string(),
                 kind: "Rollout".to_string(),
             }],
+            honour_ignore_annotations: false,
         }
     }
 }
@@ -184,6 +194,28 @@ impl Settings {
             !rule.cluster_reads.is_empty()
                 && rule.kinds.iter().any(|kind| (rule.enabled)(self, *kind))
         })
+    }
+
+    /// Turns off the rule whose ID (settings key) is `id`: for one object
+    /// whose `selector-guard.dev/ignore` annotation names it. Any other
+    /// text changes nothing.
+    pub fn silence(&mut self, id: &str) {
+        match id {
+            "specFields" => self.spec_fields = Mode::Off,
+            "templateLabels" => self.template_labels = Mode::Off,
+            "serviceSelectorValues" => self.service_selector_values = MutateMode::Off,
+            "labelMapValues" => self.label_map_values = MutateMode::Off,
+            "immutableSelector" => self.immutable_selector = Mode::Off,
+            "serviceSelectorChange" => self.service_selector_change = Mode::Off,
+            "controllerOverlap" => self.controller_overlap = Mode::Off,
+            "podLabelChange" => self.pod_label_change = WarnMode::Off,
+            "serviceTargets" => self.service_targets = Mode::Off,
+            "disruptionBudgets" => self.disruption_budgets = Mode::Off,
+            "networkPolicyTargets" => self.network_policy_targets = Mode::Off,
+            "autoscalerTarget" => self.autoscaler_target = Mode::Off,
+            "serviceSelectorUnique" => self.service_selector_unique = Mode::Off,
+            _ => {}
+        }
     }
 
     pub fn checks_spec_fields_of(&self, kind: Kind) -> bool {
@@ -334,5 +366,38 @@ mod tests {
         assert_eq!(s.service_selector_values, MutateMode::Reject);
         assert_eq!(s.template_labels_kinds, vec![Kind::Job]);
         assert!(!s.check_last_applied_configuration);
+    }
+
+    #[test]
+    fn ignore_annotations_are_honoured_only_when_asked() {
+        assert!(!Settings::default().honour_ignore_annotations);
+        let s = Settings::from_json(br#"{"honourIgnoreAnnotations": true}"#).expect("valid");
+        assert!(s.honour_ignore_annotations);
+        let err =
+            Settings::from_json(br#"{"honourIgnoreAnnotations": "yes"}"#).expect_err("a bool");
+        assert!(
+            err.starts_with("honourIgnoreAnnotations: invalid type"),
+            "{err}"
+        );
+    }
+
+    /// Every rule, on in its first mode, is off for every kind once silenced.
+    #[test]
+    fn silence_turns_every_rule_off() {
+        for rule in crate::rules::RULES {
+            let on = format!(r#"{{"{}": "{}"}}"#, rule.id, rule.modes[0].as_str());
+            let mut s = Settings::from_json(on.as_bytes()).expect("valid");
+            assert!(
+                rule.kinds.iter().any(|kind| (rule.enabled)(&s, *kind)),
+                "{on}"
+            );
+            s.silence(rule.id);
+            for kind in rule.kinds {
+                assert!(!(rule.enabled)(&s, *kind), "{} on {kind:?}", rule.id);
+            }
+        }
+        let mut s = Settings::default();
+        s.silence("noSuchRule");
+        assert_eq!(s, Settings::default());
     }
 }

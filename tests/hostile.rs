@@ -1379,6 +1379,7 @@ fn empty_and_null_settings_are_the_documented_defaults() {
             "autoscalerTarget": "reject",
             "serviceSelectorUnique": "off",
             "workloadKinds": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout"}],
+            "honourIgnoreAnnotations": false,
         })
     );
 }

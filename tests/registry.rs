@@ -31,11 +31,13 @@ fn yaml(file: &str) -> Value {
     serde_yaml_ng::from_str(&read(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-/// Every settings key: the rules' IDs and their options.
+/// Every settings key: the rules' IDs and their options, and the settings
+/// of no rule.
 fn settings_keys() -> BTreeSet<String> {
     RULES
         .iter()
         .flat_map(|rule| std::iter::once(rule.id).chain(rule.options.iter().copied()))
+        .chain(selector_guard::settings::GENERAL.iter().copied())
         .map(str::to_string)
         .collect()
 }

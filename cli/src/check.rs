@@ -13,9 +13,12 @@
 //!   and its findings are read from its answer's text, at the object's
 //!   start, each with the rule its trailing `[ruleId]` names.
 //! - Findings print in input order; a closing summary goes to stderr.
+//! - A `.selector-guard.yaml` ([`crate::config`]) gives settings, excluded
+//!   files, a namespace and `failOn` under the flags; inputs with
+//!   different config files are separate runs ([`runs`]).
 //! - Exit 0: no error; 1: an error; 2: unusable input (unreadable file,
-//!   not YAML, a policy or settings that do not load, a trapping policy),
-//!   one line each on stderr. 2 wins over 1.
+//!   not YAML, a policy, settings or a config file that do not load, a
+//!   trapping policy), one line each on stderr. 2 wins over 1.
 
 use anyhow::Result;
 use selector_guard::cluster::Host;
@@ -30,6 +33,7 @@ use selector_guard_host::yaml11::{Node, Position, Style};
 use serde_json::Value;
 use std::path::PathBuf;
 
+use crate::config::{self, Config};
 use crate::findings::{Finding, Format, Severity};
 use crate::inputs::{self, Object, Source};
 
@@ -50,21 +54,30 @@ pub struct Args {
     /// How findings are printed.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// The namespace of objects that name none (`metadata.namespace`).
-    #[arg(long, short = 'n', value_name = "NS", default_value = "default")]
-    pub namespace: String,
+    /// The namespace of objects that name none (`metadata.namespace`)
+    /// [default: the config file's `namespace`, else `default`].
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
     /// The live cluster, as `kubectl get ... -A -o yaml` prints it: an
     /// input that exists there is judged as an UPDATE of it, and the rules
     /// read the dump with the inputs laid over it.
     #[arg(long, value_name = "FILE")]
     pub cluster_state: Option<PathBuf>,
-    /// Exit 1 on findings of this severity or worse.
-    #[arg(long, value_enum, default_value = "error")]
-    pub fail_on: FailOn,
+    /// Exit 1 on findings of this severity or worse [default: the config
+    /// file's `failOn`, else `error`].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     /// Print the findings a `selector-guard.dev/ignore` annotation
     /// suppressed too, marked with their reason (they still do not count).
     #[arg(long)]
     pub show_suppressed: bool,
+    /// The config file for every input, instead of the nearest
+    /// `.selector-guard.yaml` of each (see `docs/ci.md`).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Use no config file.
+    #[arg(long)]
+    pub no_config: bool,
     /// Files, folders (walked for .yaml, .yml, .json) or `-` for stdin.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
@@ -201,29 +214,44 @@ impl Loaded {
         }
     }
 
-    /// The policy's answer for each request, in order, under `settings`
-    /// (which must have been validated).
-    pub fn evaluate_all(
+    /// The policy's answer for each of `count` requests, in order, under
+    /// the loaded settings; `request_of` builds each. Natively, a request
+    /// is built, judged and dropped before the next; a module judges them
+    /// all at once, in parallel.
+    pub fn judge_each(
         &self,
-        requests: &[Value],
-        settings: &Value,
+        count: usize,
+        request_of: impl Fn(usize) -> Result<Value, String>,
         host: &dyn Host,
-    ) -> Vec<Result<Judged>> {
+    ) -> Vec<Result<Judged, String>> {
         match &self.engine {
-            Engine::Native => requests
-                .iter()
-                .map(|request| judge_natively(request, settings, host))
-                .collect(),
-            #[cfg(feature = "wasm")]
-            Engine::Wasm(policy) => crate::evaluate::evaluate_all(policy, requests, settings)
-                .into_iter()
-                .map(|answer| {
-                    answer.map(|answer| Judged {
-                        answer,
-                        findings: None,
-                    })
+            Engine::Native => (0..count)
+                .map(|at| {
+                    let request = request_of(at)?;
+                    judge_natively(&request, &self.settings, host).map_err(|e| format!("{e:#}"))
                 })
                 .collect(),
+            #[cfg(feature = "wasm")]
+            Engine::Wasm(policy) => {
+                let requests: Vec<Result<Value, String>> = (0..count).map(request_of).collect();
+                let valid: Vec<Value> = requests.iter().filter_map(|r| r.clone().ok()).collect();
+                let mut answers =
+                    crate::evaluate::evaluate_all(policy, &valid, &self.settings).into_iter();
+                requests
+                    .into_iter()
+                    .map(|request| {
+                        request?;
+                        answers
+                            .next()
+                            .unwrap_or_else(|| Err(anyhow::anyhow!("no answer")))
+                            .map(|answer| Judged {
+                                answer,
+                                findings: None,
+                            })
+                            .map_err(|e| format!("{e:#}"))
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -248,10 +276,12 @@ fn judge_natively(request: &Value, settings: &Value, host: &dyn Host) -> Result<
         selector_guard::Assessed::Answered(_) => None,
     };
     let bytes = assessed.respond().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Judged {
-        answer: serde_json::from_slice(&bytes)?,
-        findings,
-    })
+    let mut answer: ValidationResponse = serde_json::from_slice(&bytes)?;
+    if findings.is_some() {
+        // The findings say what the patch would do, at each value.
+        answer.mutated_object = None;
+    }
+    Ok(Judged { answer, findings })
 }
 
 /// The AdmissionRequest kwctl would send for a CREATE of `object`.
@@ -272,31 +302,213 @@ pub fn update_request(object: &Value, old: &Value) -> Result<Value> {
     )?)
 }
 
-/// Loads the policy and the settings, with `adjust` applied to the
-/// settings before the policy validates them. `Err` is one line for stderr.
+/// Loads the policy and the settings of the flags alone (no config file),
+/// with `adjust` applied to the settings before the policy validates them.
+/// `Err` is one line for stderr.
 pub fn load(args: &Args, adjust: impl FnOnce(&mut Value)) -> Result<Loaded, String> {
+    load_with(args, None, adjust)
+}
+
+/// [`load`], with the settings and namespace of `config` under the flags':
+/// the config's settings, checked by the policy on their own, then the
+/// top-level keys of `--settings-json` / `--settings-path` over them.
+pub fn load_with(
+    args: &Args,
+    config: Option<&Config>,
+    adjust: impl FnOnce(&mut Value),
+) -> Result<Loaded, String> {
     let engine = engine(args)?;
-    let mut settings = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
+    let flags = load_settings(args.settings_json.as_deref(), args.settings_path.as_deref())
         .map_err(|e| format!("{e:#}"))?;
+    let namespace = args
+        .namespace
+        .clone()
+        .or_else(|| config.and_then(|c| c.namespace.clone()))
+        .unwrap_or_else(|| "default".to_owned());
+    let mut loaded = Loaded {
+        engine,
+        settings: Value::Null,
+        namespace,
+        cluster_state: Vec::new(),
+    };
+    let mut settings = match config.and_then(|c| c.settings.as_ref().map(|s| (c, s))) {
+        None => flags,
+        Some((config, from_file)) => {
+            if let Some(refusal) = refusal(&loaded, from_file).map_err(|e| format!("{e:#}"))? {
+                return Err(config.settings_error(&refusal));
+            }
+            overlay(from_file, flags)
+        }
+    };
     // A module keeps its own defaults: a released one may not know every key.
-    if matches!(engine, Engine::Native) && settings.is_object() {
+    if matches!(loaded.engine, Engine::Native) && settings.is_object() {
         ci_defaults(&mut settings);
     }
     adjust(&mut settings);
-    let cluster_state = match &args.cluster_state {
-        None => Vec::new(),
-        Some(path) => read_cluster_state(path)?,
-    };
-    let loaded = Loaded {
-        engine,
-        settings,
-        namespace: args.namespace.clone(),
-        cluster_state,
-    };
+    if let Some(path) = &args.cluster_state {
+        loaded.cluster_state = read_cluster_state(path)?;
+    }
+    loaded.settings = settings;
     loaded
         .check_settings(&loaded.settings)
         .map_err(|e| format!("{e:#}"))?;
     Ok(loaded)
+}
+
+/// The policy's refusal of `settings`, `None` when it takes them.
+fn refusal(loaded: &Loaded, settings: &Value) -> Result<Option<String>> {
+    let verdict = match &loaded.engine {
+        Engine::Native => crate::native::validate_settings(settings)?,
+        #[cfg(feature = "wasm")]
+        Engine::Wasm(policy) => policy.validate_settings(settings)?,
+    };
+    Ok((!verdict.valid).then(|| verdict.message.unwrap_or_default()))
+}
+
+/// The settings map `from_file` with each top-level key of `flags` over
+/// it (`specFields` and its old name `daemonSetFields` are one key).
+fn overlay(from_file: &Value, flags: Value) -> Value {
+    let (Some(file), Value::Object(flags)) = (from_file.as_object(), flags) else {
+        return from_file.clone();
+    };
+    let mut merged = file.clone();
+    let spec_fields = ["specFields", "daemonSetFields"];
+    if flags.keys().any(|key| spec_fields.contains(&key.as_str())) {
+        merged.retain(|key, _| !spec_fields.contains(&key.as_str()));
+    }
+    merged.extend(flags);
+    Value::Object(merged)
+}
+
+/// The inputs that share a config file, and what judges them: each is a
+/// run of its own (its settings, its namespace, its inputs as the cluster).
+pub struct Run {
+    /// The config file, as messages name it; `None` when there is none.
+    pub config: Option<String>,
+    /// The policy and the settings.
+    pub loaded: Loaded,
+    /// `--fail-on`, else the config's `failOn`, else `error`.
+    pub fail_on: FailOn,
+    /// The inputs not excluded, read, in input order.
+    pub sources: Vec<Source>,
+}
+
+/// What `check` and `fix` run: [`Run`]s in the order of their first input.
+pub struct Runs {
+    /// One per config file (and one for the inputs that have none).
+    pub runs: Vec<Run>,
+    /// Inputs left out by an `exclude` pattern (not read).
+    pub excluded: usize,
+}
+
+impl Runs {
+    /// `summary`'s closing line, with the excluded inputs counted.
+    pub fn line(&self, summary: &Summary) -> String {
+        let mut line = summary.line();
+        if self.excluded > 0 {
+            line.push_str(&format!(
+                "; excluded {} file{}",
+                self.excluded,
+                if self.excluded == 1 { "" } else { "s" }
+            ));
+        }
+        line
+    }
+}
+
+/// The inputs of `args.paths` grouped by their config file (the nearest
+/// `.selector-guard.yaml`, `--config`'s, or none under `--no-config`),
+/// less the excluded ones, each group with its policy and settings loaded
+/// as [`load_with`] loads them (`adjust` applied). Every config file is
+/// checked, even one whose inputs are all excluded. `Err`: one line per
+/// problem, for stderr.
+pub fn runs(args: &Args, adjust: impl Fn(&mut Value)) -> Result<Runs, Vec<String>> {
+    let choice = match (&args.config, args.no_config) {
+        (_, true) => config::Choice::Nothing,
+        (Some(path), false) => config::Choice::File(path.clone()),
+        (None, false) => config::Choice::Discover,
+    };
+    let mut lookup = config::Lookup::new(choice);
+    let mut errors: Vec<String> = Vec::new();
+    let mut groups: Vec<(Option<PathBuf>, Vec<inputs::Listed>)> = Vec::new();
+    for input in inputs::list(&args.paths) {
+        let found = match lookup.of(&input) {
+            Ok(found) => found,
+            Err(e) => {
+                if !errors.contains(&e) {
+                    errors.push(e);
+                }
+                continue;
+            }
+        };
+        match groups.iter_mut().find(|(path, _)| *path == found) {
+            Some((_, group)) => group.push(input),
+            None => groups.push((found, vec![input])),
+        }
+    }
+    let mut configs = Vec::new();
+    for (path, listed) in groups {
+        match path.as_deref().map(Config::read).transpose() {
+            Ok(config) => configs.push((config, listed)),
+            Err(problems) => errors.extend(problems),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut planned = Runs {
+        runs: Vec::new(),
+        excluded: 0,
+    };
+    let mut kept = Vec::new();
+    for (config, listed) in configs {
+        let (out, inside): (Vec<_>, Vec<_>) = listed.into_iter().partition(
+            |input| matches!((&config, input.path()), (Some(c), Some(path)) if c.excludes(path)),
+        );
+        planned.excluded += out.len();
+        match load_with(args, config.as_ref(), &adjust) {
+            Ok(loaded) => kept.push((config, loaded, inside)),
+            Err(e) => errors.push(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    for (config, loaded, inside) in kept {
+        if inside.is_empty() {
+            continue;
+        }
+        planned.runs.push(Run {
+            fail_on: args
+                .fail_on
+                .or_else(|| config.as_ref().and_then(|c| c.fail_on))
+                .unwrap_or_default(),
+            config: config.map(|c| c.name),
+            loaded,
+            sources: inside.iter().map(inputs::read_listed).collect(),
+        });
+    }
+    Ok(planned)
+}
+
+/// Adds `more` to `total`: the counts of runs, summed.
+pub fn add(total: &mut Summary, more: &Summary) {
+    let Summary {
+        files,
+        objects,
+        skipped,
+        errors,
+        warnings,
+        suppressed,
+        unusable,
+    } = *more;
+    total.files += files;
+    total.objects += objects;
+    total.skipped += skipped;
+    total.errors += errors;
+    total.warnings += warnings;
+    total.suppressed += suppressed;
+    total.unusable += unusable;
 }
 
 /// The objects of a `--cluster-state` file (a `List`, or any stream of
@@ -347,6 +559,9 @@ pub struct Evaluated {
 pub struct Report {
     /// The file's name.
     pub name: String,
+    /// Its text (objects are kept without their nodes, which are read
+    /// again from it for the objects that have findings).
+    pub text: String,
     /// Its objects and answers, or why the file is unusable.
     pub evaluated: Result<Vec<Evaluated>, String>,
     /// Documents that are not Kubernetes objects.
@@ -361,14 +576,14 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
         let contents = text
             .as_deref()
             .map_err(|e| e.clone())
-            .and_then(|text| inputs::objects(name, text).map_err(|e| format!("{e:#}")));
+            .and_then(|text| inputs::lean_objects(name, text).map_err(|e| format!("{e:#}")));
         match contents {
             Ok(contents) => {
-                reports.push((name.clone(), Ok(()), contents.skipped));
+                reports.push((name.clone(), text.clone(), Ok(()), contents.skipped));
                 objects.push(contents.objects);
             }
             Err(e) => {
-                reports.push((name.clone(), Err(e), 0));
+                reports.push((name.clone(), text.clone(), Err(e), 0));
                 objects.push(Vec::new());
             }
         }
@@ -412,23 +627,25 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
                 .copied()
         })
         .collect();
-    let requests: Vec<Result<Value, String>> = flat
-        .iter()
-        .zip(&namespaces)
-        .zip(&olds)
-        .map(|((o, namespace), old)| {
-            let old = old.and_then(|at| live.get(at)).map(|(_, value)| *value);
-            let mut request = match old {
-                None => create_request(&o.value),
-                Some(old) => update_request(&o.value, old),
-            }
-            .map_err(|e| format!("{e:#}"))?;
-            if let (false, Some(map)) = (namespace.is_empty(), request.as_object_mut()) {
-                map.insert("namespace".into(), Value::from(*namespace));
-            }
-            Ok(request)
-        })
-        .collect();
+    // Each request is built when it is judged (natively, one at a time):
+    // a folder is held once, as its objects' values.
+    let request_of = |at: usize| -> Result<Value, String> {
+        let (Some(o), Some(namespace), Some(old)) =
+            (flat.get(at), namespaces.get(at), olds.get(at))
+        else {
+            return Err("no object".to_owned());
+        };
+        let old = old.and_then(|at| live.get(at)).map(|(_, value)| *value);
+        let mut request = match old {
+            None => create_request(&o.value),
+            Some(old) => update_request(&o.value, old),
+        }
+        .map_err(|e| format!("{e:#}"))?;
+        if let (false, Some(map)) = (namespace.is_empty(), request.as_object_mut()) {
+            map.insert("namespace".into(), Value::from(*namespace));
+        }
+        Ok(request)
+    };
     let custom = Settings::from_json(loaded.settings.to_string().as_bytes())
         .map(|s| s.workload_kinds)
         .unwrap_or_default();
@@ -454,31 +671,25 @@ pub fn evaluate(loaded: &Loaded, sources: &[(String, Result<String, String>)]) -
         .into_iter()
         .skip(kept_live.len())
         .collect();
-    let valid: Vec<Value> = requests.iter().filter_map(|r| r.clone().ok()).collect();
     let folder = Folder { state: &state };
-    let answers = loaded.evaluate_all(&valid, &loaded.settings, &folder);
-    let mut answers = answers.into_iter();
-    let mut per_object = requests
+    let answers = loaded.judge_each(flat.len(), request_of, &folder);
+    let mut per_object = answers
         .into_iter()
         .zip(duplicates)
-        .map(|(request, duplicate)| match request {
-            Ok(_) => answers
-                .next()
-                .unwrap_or_else(|| Err(anyhow::anyhow!("no answer")))
-                .map(|mut judged| {
-                    if let (Some(finding), Some(found)) = (duplicate, judged.findings.as_mut()) {
-                        found.push(finding);
-                    }
-                    judged
-                })
-                .map_err(|e| format!("{e:#}")),
-            Err(e) => Err(e),
+        .map(|(answer, duplicate)| {
+            answer.map(|mut judged| {
+                if let (Some(finding), Some(found)) = (duplicate, judged.findings.as_mut()) {
+                    found.push(finding);
+                }
+                judged
+            })
         });
     reports
         .into_iter()
         .zip(objects)
-        .map(|((name, status, skipped), objects)| Report {
+        .map(|((name, text, status, skipped), objects)| Report {
             name,
+            text: text.unwrap_or_default(),
             evaluated: status.map(|()| {
                 objects
                     .into_iter()
@@ -596,7 +807,7 @@ fn from_findings(
 /// Where the field at `path` (the API server's notation) is written: a
 /// field at its key, a map entry at its value, a missing field at the
 /// nearest field written; the object's start for the object.
-fn position(object: &Object, path: &str) -> Position {
+pub(crate) fn position(object: &Object, path: &str) -> Position {
     let Some(node) = &object.node else {
         return object.start;
     };
@@ -948,8 +1159,14 @@ pub fn collect(reports: &[Report]) -> Collected {
             };
             match answer {
                 Ok(judged) => {
+                    // The node, read again, places the findings.
+                    let placed = if needs_node(object, judged) {
+                        object.with_node(&report.text)
+                    } else {
+                        std::borrow::Cow::Borrowed(object)
+                    };
                     let (shown, suppressed) =
-                        crate::suppress::apply(object, findings(object, judged));
+                        crate::suppress::apply(&placed, findings(&placed, judged));
                     for finding in &shown {
                         match finding.severity {
                             Severity::Error => summary.errors += 1,
@@ -969,6 +1186,31 @@ pub fn collect(reports: &[Report]) -> Collected {
         }
     }
     collected
+}
+
+/// Whether placing the findings of `object` needs its node: it has
+/// findings, or an annotation that may be one.
+fn needs_node(object: &Object, judged: &Judged) -> bool {
+    judged
+        .findings
+        .as_ref()
+        .is_none_or(|found| !found.is_empty())
+        || !judged.answer.accepted
+        || judged.answer.mutated_object.is_some()
+        || judged
+            .answer
+            .warnings
+            .as_ref()
+            .is_some_and(|w| !w.is_empty())
+        || object
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .is_some_and(|annotations| {
+                annotations
+                    .keys()
+                    .any(|k| k.starts_with("selector-guard.dev/"))
+            })
 }
 
 /// Writes `collected` in `format`: findings (and, with `show_suppressed`,
@@ -1008,8 +1250,10 @@ pub fn emit(
                 }
             }
         }
+        // `sources`: what `fix` would make of each file (SARIF's fixes).
+        Format::Sarif => crate::sarif::write(collected, sources, show_suppressed, out)?,
+        Format::Junit => crate::junit::write(collected, show_suppressed, out)?,
     }
-    let _ = sources; // what `fix` would make of each file (SARIF's fixes)
     Ok(())
 }
 
@@ -1106,18 +1350,38 @@ impl Summary {
     }
 }
 
-/// Runs `check`; returns the exit status.
+/// Runs `check`; returns the exit status: the worst of its runs' (each
+/// under its own `failOn`).
 pub fn main(args: &Args) -> i32 {
-    let loaded = match load(args, |_| {}) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("selector-guard: {e}");
+    let planned = match runs(args, |_| {}) {
+        Ok(planned) => planned,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("selector-guard: {e}");
+            }
             return exit::UNUSABLE;
         }
     };
-    let sources = read_sources(&inputs::sources(&args.paths));
-    let reports = evaluate(&loaded, &sources);
-    let summary = print(&reports, &sources, args.format, args.show_suppressed);
-    eprintln!("{}", summary.line());
-    summary.exit_status(args.fail_on)
+    let mut all = Collected::default();
+    let mut all_sources = Vec::new();
+    let mut status = exit::OK;
+    for run in &planned.runs {
+        let sources = read_sources(&run.sources);
+        let reports = evaluate(&run.loaded, &sources);
+        let collected = collect(&reports);
+        status = status.max(collected.summary.exit_status(run.fail_on));
+        add(&mut all.summary, &collected.summary);
+        all.items.extend(collected.items);
+        all_sources.extend(sources);
+    }
+    let _ = emit(
+        &all,
+        &all_sources,
+        args.format,
+        args.show_suppressed,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    );
+    eprintln!("{}", planned.line(&all.summary));
+    status
 }

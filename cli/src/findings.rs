@@ -86,6 +86,11 @@ pub enum Format {
     Json,
     /// GitHub Actions annotations (`::error file=F,line=L,col=C::MESSAGE`).
     Github,
+    /// One SARIF 2.1.0 log (GitHub code scanning, editors), with the rules
+    /// and the fixes `fix` would make.
+    Sarif,
+    /// One JUnit XML report: a test suite per file, a test case per object.
+    Junit,
 }
 
 impl Finding {
@@ -96,7 +101,9 @@ impl Finding {
             Some(reason) => format!("{} (suppressed: {reason})", self.message),
         };
         match format {
-            Format::Text => format!(
+            // SARIF and JUnit are whole documents; a finding's line there is
+            // the text one.
+            Format::Text | Format::Sarif | Format::Junit => format!(
                 "{}:{}:{}: {}: {}",
                 self.file,
                 self.line,

@@ -94,27 +94,39 @@ pub fn quoted(text: &str) -> String {
 /// [`Position::index`] counts).
 pub struct Text<'a> {
     text: &'a str,
-    /// The byte offset of each character, and of the end; `None` for ASCII
-    /// text, where the two are the same.
-    offsets: Option<Vec<usize>>,
+    /// The byte offset of every [`Text::STRIDE`]th character; `None` for
+    /// ASCII text, where bytes and characters are the same.
+    checkpoints: Option<Vec<usize>>,
 }
 
 impl<'a> Text<'a> {
+    /// Characters between checkpoints: a lookup walks fewer than this many,
+    /// and the table takes an eighth of the text's size at most.
+    const STRIDE: usize = 64;
+
     pub fn new(text: &'a str) -> Text<'a> {
-        let offsets = (!text.is_ascii()).then(|| {
+        let checkpoints = (!text.is_ascii()).then(|| {
             text.char_indices()
+                .step_by(Self::STRIDE)
                 .map(|(byte, _)| byte)
-                .chain(std::iter::once(text.len()))
                 .collect()
         });
-        Text { text, offsets }
+        Text { text, checkpoints }
     }
 
-    /// The byte offset of character `index`.
+    /// The byte offset of character `index` (the end of the text at most).
     fn byte(&self, index: usize) -> Option<usize> {
-        match &self.offsets {
+        match &self.checkpoints {
             None => (index <= self.text.len()).then_some(index),
-            Some(offsets) => offsets.get(index).copied(),
+            Some(checkpoints) => {
+                let from = *checkpoints.get(index / Self::STRIDE)?;
+                let rest = self.text.get(from..)?;
+                let skip = index % Self::STRIDE;
+                match rest.char_indices().nth(skip) {
+                    Some((byte, _)) => Some(from + byte),
+                    None => (rest.chars().count() == skip).then_some(self.text.len()),
+                }
+            }
         }
     }
 
@@ -194,7 +206,7 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     // Anchored scalars, by anchor id.
     let mut anchors = HashMap::new();
     each_node(root, &mut |node| {
-        if let Node::Scalar { anchor, .. } = node
+        if let Node::Scalar { anchor, .. } | Node::Mapping { anchor, .. } = node
             && *anchor != 0
         {
             anchors.insert(*anchor, node);
@@ -215,14 +227,17 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     for pointer in maps {
         let (
             Ok(Node::Mapping {
-                entries, merged, ..
+                entries,
+                merged,
+                merges,
+                ..
             }),
             Some(Value::Object(read)),
         ) = (root.pointer(&pointer), object.value.pointer(&pointer))
         else {
             continue;
         };
-        fixer.map(&pointer, entries, merged, read);
+        fixer.map(&pointer, entries, (merged, merges), read);
     }
     // An anchored value quoted in a label map keeps its reading everywhere
     // else: each other alias of it is written out as the value was.
@@ -293,7 +308,7 @@ impl Fixer<'_, '_> {
         &mut self,
         pointer: &str,
         entries: &[yaml11::Entry],
-        merged: &[String],
+        (merged, merges): (&[String], &[yaml11::Merge]),
         read: &serde_json::Map<String, Value>,
     ) {
         let annotations = pointer.ends_with("/annotations");
@@ -306,17 +321,7 @@ impl Fixer<'_, '_> {
             *seen = (at, seen.1 + 1);
         }
         let is_merged = |key: &str| merged.binary_search_by(|k| k.as_str().cmp(key)).is_ok();
-        for key in merged {
-            if let Some(found) = read.get(key).filter(|v| !v.is_string()) {
-                let place = self.place(self.object.start);
-                self.fixes.kept.push(Kept {
-                    place,
-                    note: format!(
-                        "{map_path}[{key}]: {found} comes from a `<<` merge and is left as written: quote it where the merged map is written, or give the key here"
-                    ),
-                });
-            }
-        }
+        self.merged(&map_path, annotations, merged, merges, read);
         for (at, entry) in entries.iter().enumerate() {
             let (last_at, count) = last.get(entry.key.as_str()).copied().unwrap_or((at, 1));
             let effective = last_at == at && !is_merged(&entry.key);
@@ -374,6 +379,121 @@ impl Fixer<'_, '_> {
                 }),
             }
         }
+    }
+
+    /// The values of `merged` keys (set by a `<<` merge) that kubectl does
+    /// not read as strings: each is given in the map as a string, in one
+    /// entry written after the last merge (go-yaml v2 applies entries in
+    /// order, so it wins). The merged maps, written elsewhere, keep their
+    /// reading. Where the last merge's value is written out (not an alias
+    /// or a flow list), the keys are left, with a warning.
+    fn merged(
+        &mut self,
+        map_path: &str,
+        annotations: bool,
+        merged: &[String],
+        merges: &[yaml11::Merge],
+        read: &serde_json::Map<String, Value>,
+    ) {
+        let found: Vec<(&String, &Value)> = merged
+            .iter()
+            .filter_map(|key| read.get(key).filter(|v| !v.is_string()).map(|v| (key, v)))
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        let Some((last, Some(end))) = merges.last().map(|m| (m, m.end)) else {
+            let place = self.place(merges.last().map_or(self.object.start, |m| m.key));
+            for (key, value) in found {
+                self.fixes.kept.push(Kept {
+                    place: place.clone(),
+                    note: format!(
+                        "{map_path}[{key}]: {value} comes from a `<<` merge written out in place and is left as written: give the key here as a string"
+                    ),
+                });
+            }
+            return;
+        };
+        // A flow mapping (`{<<: *base}`) or a block one, from what comes
+        // before the `<<`.
+        let before = self.source.slice(0, last.key.index);
+        let flow = before.trim_end_matches([' ', '\t']).ends_with(['{', ',']);
+        let newline = match before.rfind('\n') {
+            Some(at) if before.get(..at).is_some_and(|b| b.ends_with('\r')) => "\r\n",
+            _ => "\n",
+        };
+        let indent = " ".repeat(last.key.column.saturating_sub(1));
+        let mut replacement = String::new();
+        let mut notes = Vec::new();
+        for (key, value) in found {
+            let Some(policy) = selector_guard::labels::label_string(value) else {
+                continue;
+            };
+            let spelling = self.merged_spelling(merges, key);
+            let string = match spelling {
+                Some(text) if annotations || is_label_value(text) => text.to_string(),
+                _ => policy.into_owned(),
+            };
+            let key_text = if yaml11::yaml11_type(key) == "string"
+                && !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            {
+                key.clone()
+            } else {
+                quoted(key)
+            };
+            let entry = format!("{key_text}: {}", quoted(&string));
+            if flow {
+                replacement.push_str(", ");
+            } else {
+                replacement.push_str(newline);
+                replacement.push_str(&indent);
+            }
+            replacement.push_str(&entry);
+            notes.push(format!(
+                "{map_path}[{key}]: {value} comes from a `<<` merge; wrote `{entry}` after it, so the merged map keeps its reading elsewhere"
+            ));
+        }
+        if replacement.is_empty() {
+            return;
+        }
+        let place = self.place(last.key);
+        self.fixes.edits.push(Edit {
+            start: end.index,
+            end: end.index,
+            replacement,
+            place,
+            note: notes.join("; "),
+        });
+    }
+
+    /// How the value a `<<` merge gives `key` is written, when it is a
+    /// plain scalar of a mapping an alias of the merges names (the last
+    /// merge that has it, the first mapping of its list).
+    fn merged_spelling(&self, merges: &[yaml11::Merge], key: &str) -> Option<&str> {
+        merges.iter().rev().find_map(|merge| {
+            merge
+                .aliases
+                .iter()
+                .find_map(|id| match self.anchors.get(id) {
+                    Some(mapping @ Node::Mapping { .. }) => match mapping.entry(key) {
+                        Some(yaml11::Entry {
+                            value:
+                                Node::Scalar {
+                                    text,
+                                    style: Style::Plain,
+                                    tagged: false,
+                                    ..
+                                },
+                            ..
+                        }) => Some(text.as_str()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+        })
     }
 
     /// Makes `entry`'s value, which kubectl reads as `found`, a string. A
@@ -539,106 +659,143 @@ pub enum Fixed {
     Done(String, Fixes),
 }
 
-/// The fix of `text`, the content of the file `name`.
+/// The fix of `text`, the content of the file `name`. Read a piece of
+/// the stream (one document) at a time, and read back the same way: the
+/// memory it takes is the text, the fixed text and one document.
 pub fn fix_text(name: &str, text: &str) -> Fixed {
-    let contents = match crate::inputs::objects(name, text) {
-        Ok(contents) => contents,
-        Err(e) => return Fixed::Unreadable(format!("{e:#}")),
-    };
     let source = Text::new(text);
     let mut all = Fixes::default();
-    for object in &contents.objects {
-        let fixes = edits(object, &source);
-        all.edits.extend(fixes.edits);
-        all.kept.extend(fixes.kept);
+    for contents in crate::inputs::stream(name, text) {
+        let contents = match contents {
+            Ok(contents) => contents,
+            Err(e) => return Fixed::Unreadable(format!("{e:#}")),
+        };
+        for object in &contents.objects {
+            let fixes = edits(object, &source);
+            all.edits.extend(fixes.edits);
+            all.kept.extend(fixes.kept);
+        }
     }
     if all.edits.is_empty() {
         return Fixed::Done(text.to_string(), all);
     }
     let fixed = apply(&source, &all.edits);
-    match same_but_label_maps(&contents.objects, name, &fixed) {
+    match same_but_label_maps(name, text, &fixed) {
         Ok(()) => Fixed::Done(fixed, all),
         Err(why) => Fixed::Refused(why),
     }
 }
 
-/// Whether kubectl reads `fixed` as it read the original `objects`, but
-/// for the label maps, whose values and keys must all be strings now (the
-/// kept keys aside). The safety net under every fix.
-fn same_but_label_maps(objects: &[Object], name: &str, fixed: &str) -> Result<(), String> {
-    let after = crate::inputs::objects(name, fixed)
-        .map_err(|e| format!("the fixed text does not read back ({e:#})"))?;
-    if after.objects.len() != objects.len() {
+/// Whether kubectl reads `fixed` as it read `original` (the file `name`),
+/// but for the label maps, whose values and keys must all be strings now
+/// (the kept keys aside). The safety net under every fix; both texts are
+/// read a piece at a time, side by side.
+fn same_but_label_maps(name: &str, original: &str, fixed: &str) -> Result<(), String> {
+    let mut before = crate::inputs::stream(name, original);
+    let mut after = crate::inputs::stream(name, fixed);
+    let (mut old_count, mut new_count) = (0, 0);
+    loop {
+        let (old, new) = match (before.next(), after.next()) {
+            (None, None) => break,
+            (Some(Err(e)), _) => return Err(format!("the original does not read ({e:#})")),
+            (_, Some(Err(e))) => {
+                return Err(format!("the fixed text does not read back ({e:#})"));
+            }
+            (old, new) => (
+                old.and_then(Result::ok).unwrap_or_default(),
+                new.and_then(Result::ok).unwrap_or_default(),
+            ),
+        };
+        old_count += old.objects.len();
+        new_count += new.objects.len();
+        if old_count != new_count {
+            break;
+        }
+        for (before, after) in old.objects.iter().zip(&new.objects) {
+            same_object(before, after)?;
+        }
+    }
+    if old_count != new_count {
+        // Count the rest, to say how many.
+        old_count += before
+            .filter_map(Result::ok)
+            .map(|c| c.objects.len())
+            .sum::<usize>();
+        new_count += after
+            .filter_map(Result::ok)
+            .map(|c| c.objects.len())
+            .sum::<usize>();
         return Err(format!(
-            "the fixed text holds {} objects, not {}",
-            after.objects.len(),
-            objects.len()
+            "the fixed text holds {new_count} objects, not {old_count}"
         ));
     }
-    for (before, after) in objects.iter().zip(&after.objects) {
-        let mut maps = Vec::new();
-        label_maps(&before.value, &mut maps);
-        let (mut old, mut new) = (before.value.clone(), after.value.clone());
-        for pointer in &maps {
-            let taken = |value: &mut Value| -> Option<serde_json::Map<String, Value>> {
-                match value.pointer_mut(pointer).map(Value::take) {
-                    Some(Value::Object(map)) => Some(map),
-                    _ => None,
-                }
-            };
-            match (taken(&mut old), taken(&mut new)) {
-                (Some(old_map), Some(new_map)) => {
-                    // As many keys, and every value that was a string the same.
-                    let same_strings = old_map
-                        .iter()
-                        .filter(|(_, v)| v.is_string())
-                        .all(|(k, v)| new_map.get(k) == Some(v) || !new_map.contains_key(k));
-                    if old_map.len() != new_map.len() || !same_strings {
-                        return Err(format!(
-                            "{}: {} would read differently",
-                            before.name,
-                            check::dotted(pointer)
-                        ));
-                    }
-                }
-                (None, None) => {}
-                _ => {
-                    return Err(format!(
-                        "{}: {} would read differently",
-                        before.name,
-                        check::dotted(pointer)
-                    ));
+    Ok(())
+}
+
+/// [`same_but_label_maps`] for one object.
+fn same_object(before: &Object, after: &Object) -> Result<(), String> {
+    let mut maps = Vec::new();
+    label_maps(&before.value, &mut maps);
+    let (mut old, mut new) = (before.value.clone(), after.value.clone());
+    for pointer in &maps {
+        let taken = |value: &mut Value| -> Option<serde_json::Map<String, Value>> {
+            match value.pointer_mut(pointer).map(Value::take) {
+                Some(Value::Object(map)) => Some(map),
+                _ => None,
+            }
+        };
+        let differs = || {
+            format!(
+                "{}: {} would read differently",
+                before.name,
+                check::dotted(pointer)
+            )
+        };
+        match (taken(&mut old), taken(&mut new)) {
+            (Some(old_map), Some(new_map)) => {
+                // As many keys, and every value that was a string the same.
+                let same_strings = old_map
+                    .iter()
+                    .filter(|(_, v)| v.is_string())
+                    .all(|(k, v)| new_map.get(k) == Some(v) || !new_map.contains_key(k));
+                if old_map.len() != new_map.len() || !same_strings {
+                    return Err(differs());
                 }
             }
+            (None, None) => {}
+            _ => return Err(differs()),
         }
-        if old != new {
-            return Err(format!(
-                "{}: the fixed text reads differently outside the label maps",
-                before.name
-            ));
-        }
+    }
+    if old != new {
+        return Err(format!(
+            "{}: the fixed text reads differently outside the label maps",
+            before.name
+        ));
     }
     Ok(())
 }
 
 /// Runs `fix`; returns the exit status.
 pub fn main(args: &Args) -> i32 {
-    // The user's settings, checked before anything is written; the fixes
-    // themselves do not depend on them.
-    let user = match check::load(&args.common, |_| {}) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("selector-guard: {e}");
+    // The user's settings (of each config file), checked before anything
+    // is written; the fixes themselves do not depend on them. Excluded
+    // files are neither read nor written.
+    let planned = match check::runs(&args.common, |_| {}) {
+        Ok(planned) => planned,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("selector-guard: {e}");
+            }
             return exit::UNUSABLE;
         }
     };
-    let sources_read = crate::inputs::sources(&args.common.paths);
     let mut status = exit::OK;
     let mut refused = 0;
     let mut unreadable = 0;
     let mut changed_files = 0;
+    // The text of each source after fixing, in the runs' order.
     let mut new_sources = Vec::new();
-    for source in &sources_read {
+    for source in planned.runs.iter().flat_map(|run| &run.sources) {
         let old_text = match &source.text {
             Ok(text) => text.as_str(),
             Err(e) => {
@@ -706,10 +863,19 @@ pub fn main(args: &Args) -> i32 {
     }
     if args.check {
         eprintln!(
-            "selector-guard: {changed_files} file{} would change{}",
+            "selector-guard: {changed_files} file{} would change{}{}",
             if changed_files == 1 { "" } else { "s" },
             if refused > 0 {
                 format!(", {refused} would be refused")
+            } else {
+                String::new()
+            },
+            if planned.excluded > 0 {
+                format!(
+                    "; excluded {} file{}",
+                    planned.excluded,
+                    if planned.excluded == 1 { "" } else { "s" }
+                )
             } else {
                 String::new()
             }
@@ -722,10 +888,23 @@ pub fn main(args: &Args) -> i32 {
             exit::OK
         };
     }
-    // What remains, under the user's own settings.
-    let reports = check::evaluate(&user, &new_sources);
-    let stdin_fixed = sources_read.iter().any(|s| s.origin == Origin::Stdin);
-    let collected = check::collect(&reports);
+    // What remains, under the user's own settings: each run on its own.
+    let mut collected = check::Collected::default();
+    let mut remaining = exit::OK;
+    let mut fixed = new_sources.iter();
+    for run in &planned.runs {
+        let sources: Vec<_> = fixed.by_ref().take(run.sources.len()).cloned().collect();
+        let reports = check::evaluate(&run.loaded, &sources);
+        let found = check::collect(&reports);
+        remaining = remaining.max(found.summary.exit_status(run.fail_on));
+        check::add(&mut collected.summary, &found.summary);
+        collected.items.extend(found.items);
+    }
+    let stdin_fixed = planned
+        .runs
+        .iter()
+        .flat_map(|run| &run.sources)
+        .any(|s| s.origin == Origin::Stdin);
     // With stdin fixed, stdout carries the fixed stream: findings go to stderr.
     let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr().lock());
     let _ = if stdin_fixed {
@@ -752,24 +931,110 @@ pub fn main(args: &Args) -> i32 {
     let summary = collected.summary;
     eprintln!(
         "{}; fixed {changed_files} file{}",
-        summary.line(),
+        planned.line(&summary),
         if changed_files == 1 { "" } else { "s" }
     );
     if status == exit::UNUSABLE {
         status
     } else {
-        summary.exit_status(args.common.fail_on)
+        remaining
     }
 }
 
 fn print_diff(source: &Source, old: &str, new: &str) {
-    let diff = similar::TextDiff::from_lines(old, new);
     let (a, b) = if source.name.starts_with('/') || source.name == "-" {
         (source.name.clone(), source.name.clone())
     } else {
         (format!("a/{}", source.name), format!("b/{}", source.name))
     };
-    print!("{}", diff.unified_diff().context_radius(3).header(&a, &b));
+    print!("{}", unified_diff(old, new, &a, &b));
+}
+
+/// The unified diff of `old` and `new` (3 lines of context), as `diff -u`
+/// and `git diff` print it. `fix` edits within lines, so when both texts
+/// have as many lines, the lines that differ are the changes: the diff is
+/// found line by line, in linear time. Otherwise (an alias written out
+/// over several lines) similar's patience diff finds it.
+pub fn unified_diff(old: &str, new: &str, a: &str, b: &str) -> String {
+    use similar::DiffOp;
+    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
+    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let ops: Vec<DiffOp> = if old_lines.len() == new_lines.len() {
+        let mut ops = Vec::new();
+        let mut at = 0;
+        while at < old_lines.len() {
+            let same = old_lines.get(at) == new_lines.get(at);
+            let run = old_lines
+                .iter()
+                .zip(&new_lines)
+                .skip(at)
+                .take_while(|(o, n)| (o == n) == same)
+                .count()
+                .max(1);
+            ops.push(if same {
+                DiffOp::Equal {
+                    old_index: at,
+                    new_index: at,
+                    len: run,
+                }
+            } else {
+                DiffOp::Replace {
+                    old_index: at,
+                    old_len: run,
+                    new_index: at,
+                    new_len: run,
+                }
+            });
+            at += run;
+        }
+        ops
+    } else {
+        similar::capture_diff_slices(similar::Algorithm::Patience, &old_lines, &new_lines)
+    };
+    let mut out = String::new();
+    for (i, hunk) in similar::group_diff_ops(ops, 3).iter().enumerate() {
+        let (Some(first), Some(last)) = (hunk.first(), hunk.last()) else {
+            continue;
+        };
+        if i == 0 {
+            out.push_str(&format!("--- {a}\n+++ {b}\n"));
+        }
+        let old_range = first.old_range().start..last.old_range().end;
+        let new_range = first.new_range().start..last.new_range().end;
+        // `diff -u`'s ranges: 1-based start and length; an empty range
+        // starts at the line before it.
+        let range = |r: &std::ops::Range<usize>| {
+            let start = if r.is_empty() { r.start } else { r.start + 1 };
+            format!("{start},{}", r.len())
+        };
+        out.push_str(&format!(
+            "@@ -{} +{} @@\n",
+            range(&old_range),
+            range(&new_range)
+        ));
+        let mut line = |mark: char, text: &str| {
+            out.push(mark);
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push_str("\n\\ No newline at end of file\n");
+            }
+        };
+        for op in hunk {
+            for at in op.old_range() {
+                let text = old_lines.get(at).copied().unwrap_or_default();
+                match op {
+                    DiffOp::Equal { .. } => line(' ', text),
+                    _ => line('-', text),
+                }
+            }
+            if !matches!(op, DiffOp::Equal { .. }) {
+                for at in op.new_range() {
+                    line('+', new_lines.get(at).copied().unwrap_or_default());
+                }
+            }
+        }
+    }
+    out
 }
 
 fn write_back(source: &Source, text: &str) -> std::io::Result<()> {
@@ -779,5 +1044,60 @@ fn write_back(source: &Source, text: &str) -> std::io::Result<()> {
             Ok(())
         }
         Origin::File(path) => std::fs::write(path, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+
+    /// The line-by-line diff prints what similar's Myers diff prints, for
+    /// edits within lines, changes at both ends, a missing final newline,
+    /// and a change in the number of lines (where similar runs anyway).
+    #[test]
+    fn unified_diff_is_the_usual_one() {
+        let base: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
+        let edit = |lines: &[usize], tail: &str| -> String {
+            let mut out: Vec<String> = base.clone();
+            for &at in lines {
+                out[at] = format!("LINE {at}\n");
+            }
+            out.concat() + tail
+        };
+        let old = base.concat();
+        let cases = [
+            (old.clone(), edit(&[0], "")),
+            (old.clone(), edit(&[39], "")),
+            (old.clone(), edit(&[5, 6, 12, 20, 26, 27], "")),
+            (old.clone() + "end", edit(&[38], "END")),
+            (old.clone() + "end", edit(&[], "end")),
+            (old.clone(), edit(&[3], "extra\nlines\n")),
+            (old.clone(), old.replace("line 7\n", "")),
+        ];
+        for (old, new) in cases {
+            let expected = similar::TextDiff::from_lines(&old, &new)
+                .unified_diff()
+                .context_radius(3)
+                .header("a/f", "b/f")
+                .to_string();
+            assert_eq!(unified_diff(&old, &new, "a/f", "b/f"), expected, "{new}");
+        }
+    }
+
+    /// Character offsets of non-ASCII text, through the checkpoints.
+    #[test]
+    fn text_offsets() {
+        let text = "é".repeat(200) + "x";
+        let source = Text::new(&text);
+        for index in [0, 1, 63, 64, 65, 127, 128, 199, 200, 201] {
+            let expected = text
+                .char_indices()
+                .map(|(b, _)| b)
+                .chain([text.len()])
+                .nth(index);
+            assert_eq!(source.byte(index), expected, "{index}");
+        }
+        assert_eq!(source.byte(202), None);
     }
 }

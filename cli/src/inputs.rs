@@ -2,7 +2,8 @@
 //! the policy on, with where each one is written.
 //!
 //! - A PATH is a file, a folder (walked for `.yaml`, `.yml` and `.json`,
-//!   in sorted order) or `-` for stdin (named `-`).
+//!   in sorted order, but for hidden folders and `.selector-guard.yaml`)
+//!   or `-` for stdin (named `-`).
 //! - Every document is read as kubectl reads it (YAML 1.1, or JSON when
 //!   the text starts with `{`); a `kind: List` gives its items.
 //! - A document without a string `apiVersion` and `kind` (a `values.yaml`,
@@ -42,34 +43,72 @@ pub struct Source {
 /// The files named by `paths`, in order; folders are walked, sorted.
 /// A path that does not exist gives one unreadable [`Source`].
 pub fn sources(paths: &[PathBuf]) -> Vec<Source> {
+    list(paths).iter().map(read_listed).collect()
+}
+
+/// One input before it is read: what [`list`] gives.
+#[derive(Debug)]
+pub enum Listed {
+    /// `-`: standard input.
+    Stdin,
+    /// A file named, or found by walking a folder (it may not exist).
+    File(PathBuf),
+    /// A folder that could not be walked (all of it), and why.
+    Unwalkable(PathBuf, String),
+}
+
+impl Listed {
+    /// The path, `None` for stdin.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Listed::Stdin => None,
+            Listed::File(path) | Listed::Unwalkable(path, _) => Some(path),
+        }
+    }
+}
+
+/// The inputs named by `paths`, in order, without reading them: folders
+/// are walked (sorted), `-` is stdin.
+pub fn list(paths: &[PathBuf]) -> Vec<Listed> {
     let mut out = Vec::new();
     for path in paths {
         if path == Path::new("-") {
-            let mut text = String::new();
-            let text = std::io::stdin()
-                .read_to_string(&mut text)
-                .map(|_| text)
-                .map_err(|e| format!("cannot read stdin: {e}"));
-            out.push(Source {
-                name: "-".into(),
-                origin: Origin::Stdin,
-                text,
-            });
+            out.push(Listed::Stdin);
         } else if path.is_dir() {
             let mut files = Vec::new();
             if let Err(e) = walk(path, &mut files) {
-                out.push(unreadable(path, e));
+                out.push(Listed::Unwalkable(path.clone(), e.to_string()));
             }
             files.sort();
-            out.extend(files.into_iter().map(|file| read(&file)));
+            out.extend(files.into_iter().map(Listed::File));
         } else {
-            out.push(read(path));
+            out.push(Listed::File(path.clone()));
         }
     }
     out
 }
 
-fn unreadable(path: &Path, error: std::io::Error) -> Source {
+/// The [`Source`] of one listed input: its text read (stdin read to its end).
+pub fn read_listed(listed: &Listed) -> Source {
+    match listed {
+        Listed::Stdin => {
+            let mut text = String::new();
+            let text = std::io::stdin()
+                .read_to_string(&mut text)
+                .map(|_| text)
+                .map_err(|e| format!("cannot read stdin: {e}"));
+            Source {
+                name: "-".into(),
+                origin: Origin::Stdin,
+                text,
+            }
+        }
+        Listed::File(path) => read(path),
+        Listed::Unwalkable(path, error) => unreadable(path, error),
+    }
+}
+
+fn unreadable(path: &Path, error: &str) -> Source {
     Source {
         name: path.display().to_string(),
         origin: Origin::File(path.to_path_buf()),
@@ -90,7 +129,8 @@ fn read(path: &Path) -> Source {
     }
 }
 
-/// Manifest files under `folder`, recursively (hidden folders skipped).
+/// Manifest files under `folder`, recursively (hidden folders and config
+/// files, `.selector-guard.yaml`, skipped).
 fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(folder)? {
         let path = entry?.path();
@@ -106,6 +146,10 @@ fn walk(folder: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            && !path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| crate::config::FILE_NAMES.contains(&n))
         {
             files.push(path);
         }
@@ -122,12 +166,16 @@ pub struct Object {
     pub line_offset: usize,
     /// The object as kubectl reads it.
     pub value: Value,
-    /// The object as written, when positions are known.
+    /// The object as written, when positions are known; `None` after
+    /// [`Object::lean`] (read it again with [`Object::with_node`]).
     pub node: Option<Node>,
     /// Where its document (or list item) starts.
     pub start: Position,
     /// `Kind namespace/name`, as messages name objects.
     pub name: String,
+    /// Where the node can be read again: its piece of the YAML stream,
+    /// and its index in a `List`.
+    written: Option<(yaml11::PieceAt, Option<usize>)>,
 }
 
 impl Object {
@@ -137,6 +185,35 @@ impl Object {
             position.line.saturating_sub(self.line_offset).max(1),
             position.column.max(1),
         )
+    }
+
+    /// The object without its node when the node can be read again: a
+    /// folder of objects then holds their values only.
+    pub fn lean(mut self) -> Object {
+        if self.written.is_some() {
+            self.node = None;
+        }
+        self
+    }
+
+    /// The object with its node, read again from `text` (the text of the
+    /// file it was read from) when [`Object::lean`] dropped it.
+    pub fn with_node(&self, text: &str) -> std::borrow::Cow<'_, Object> {
+        use std::borrow::Cow;
+        let (None, Some((piece, item))) = (&self.node, self.written) else {
+            return Cow::Borrowed(self);
+        };
+        let root = yaml11::read_piece(text, piece, Limits::default())
+            .ok()
+            .and_then(|docs| docs.into_iter().next())
+            .and_then(|doc| doc.root);
+        let node = match (root, item) {
+            (Some(root), Some(i)) => root.pointer(&format!("/items/{i}")).ok().cloned(),
+            (root, _) => root,
+        };
+        let mut placed = self.clone();
+        placed.node = node;
+        Cow::Owned(placed)
     }
 }
 
@@ -149,41 +226,105 @@ pub struct Contents {
     pub skipped: usize,
 }
 
-/// The objects in `text`, the content of the file `name`.
+/// The objects in `text`, the content of the file `name`, with their nodes.
 pub fn objects(name: &str, text: &str) -> Result<Contents> {
+    let mut all = Contents::default();
+    for contents in stream(name, text) {
+        let contents = contents?;
+        all.objects.extend(contents.objects);
+        all.skipped += contents.skipped;
+    }
+    Ok(all)
+}
+
+/// [`objects`] without the nodes that can be read again ([`Object::lean`]):
+/// what a large folder is judged from. Peak memory is the values and one
+/// document's nodes.
+pub fn lean_objects(name: &str, text: &str) -> Result<Contents> {
+    let mut all = Contents::default();
+    for contents in stream(name, text) {
+        let contents = contents?;
+        all.objects
+            .extend(contents.objects.into_iter().map(Object::lean));
+        all.skipped += contents.skipped;
+    }
+    Ok(all)
+}
+
+/// The objects of `text` (the file `name`), as kubectl reads them: a piece
+/// of the YAML stream at a time (one document each, as kubectl cuts it),
+/// or the whole text at once for JSON. An error ends the stream.
+pub fn stream<'t>(name: &'t str, text: &'t str) -> impl Iterator<Item = Result<Contents>> + 't {
     let json = text.trim_start().starts_with('{');
-    let docs = if json {
-        // kubectl decodes a stream that starts with `{` as JSON; the YAML
-        // reader gives the positions (JSON is YAML) when it can.
-        let values = serde_json::Deserializer::from_str(text)
-            .into_iter::<Value>()
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| anyhow!("invalid JSON: {e}"))?;
-        let positioned = yaml11::parse_positioned(text, Schema::Core, Limits::default())
-            .ok()
-            .filter(|docs| docs.len() == values.len());
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let doc = positioned.as_ref().and_then(|docs| docs.get(i));
-                Doc {
-                    value,
-                    root: doc.and_then(|d| d.root.clone()),
-                    start: doc.map_or(Position::default(), |d| d.start),
-                }
-            })
-            .collect::<Vec<_>>()
-    } else {
-        yaml11::parse_positioned(text, Schema::Yaml11, Limits::default())?
-            .into_iter()
-            .map(|d| Doc {
-                value: d.value,
-                root: d.root,
-                start: d.start,
-            })
-            .collect()
-    };
+    let mut pieces = (!json).then(|| yaml11::pieces(text));
+    let mut whole = json.then_some(());
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let next = match (&mut pieces, whole.take()) {
+            (_, Some(())) => Some(json_contents(name, text)),
+            (Some(pieces), None) => pieces.next().map(|piece| {
+                let piece = piece?;
+                let docs = yaml11::read_piece(text, piece, Limits::default())?
+                    .into_iter()
+                    .map(|d| Doc {
+                        value: d.value,
+                        root: d.root,
+                        start: d.start,
+                    })
+                    .collect();
+                Ok(contents_of(
+                    name,
+                    piece.text(text),
+                    piece.first_line(),
+                    docs,
+                    Some(piece),
+                ))
+            }),
+            (None, None) => None,
+        };
+        failed = matches!(next, Some(Err(_)));
+        next
+    })
+}
+
+/// The objects of a JSON stream, with positions when the YAML reader
+/// agrees on the documents (JSON is YAML).
+fn json_contents(name: &str, text: &str) -> Result<Contents> {
+    // kubectl decodes a stream that starts with `{` as JSON.
+    let values = serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!("invalid JSON: {e}"))?;
+    let positioned = yaml11::parse_positioned(text, Schema::Core, Limits::default())
+        .ok()
+        .filter(|docs| docs.len() == values.len());
+    let docs = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let doc = positioned.as_ref().and_then(|docs| docs.get(i));
+            Doc {
+                value,
+                root: doc.and_then(|d| d.root.clone()),
+                start: doc.map_or(Position::default(), |d| d.start),
+            }
+        })
+        .collect();
+    Ok(contents_of(name, text, 1, docs, None))
+}
+
+/// The objects of `docs`, read from `text` (whose first line is line
+/// `first_line` of the file), from `piece` when the text is one.
+fn contents_of(
+    name: &str,
+    text: &str,
+    first_line: usize,
+    docs: Vec<Doc>,
+    piece: Option<yaml11::PieceAt>,
+) -> Contents {
     let lines: Vec<&str> = text.lines().collect();
     let mut contents = Contents::default();
     for doc in docs {
@@ -191,9 +332,9 @@ pub fn objects(name: &str, text: &str) -> Result<Contents> {
             continue;
         }
         let root_start = doc.root.as_ref().map_or(doc.start, Node::start);
-        let (file, line_offset) = helm_source(&lines, doc.start.line, root_start.line)
+        let (file, line_offset) = helm_source(&lines, first_line, doc.start.line, root_start.line)
             .map_or((name.to_owned(), 0), |(file, line)| (file, line));
-        let make = |value: Value, node: Option<Node>| {
+        let make = |value: Value, node: Option<Node>, item: Option<usize>| {
             let start = node.as_ref().map_or(root_start, Node::start);
             Object {
                 file: file.clone(),
@@ -202,6 +343,7 @@ pub fn objects(name: &str, text: &str) -> Result<Contents> {
                 value,
                 node,
                 start,
+                written: piece.map(|piece| (piece, item)),
             }
         };
         if is_list(&doc.value) {
@@ -213,18 +355,18 @@ pub fn objects(name: &str, text: &str) -> Result<Contents> {
                     .and_then(|r| r.pointer(&format!("/items/{i}")).ok())
                     .cloned();
                 if is_object(item) {
-                    contents.objects.push(make(item.clone(), node));
+                    contents.objects.push(make(item.clone(), node, Some(i)));
                 } else {
                     contents.skipped += 1;
                 }
             }
         } else if is_object(&doc.value) {
-            contents.objects.push(make(doc.value, doc.root));
+            contents.objects.push(make(doc.value, doc.root, None));
         } else {
             contents.skipped += 1;
         }
     }
-    Ok(contents)
+    contents
 }
 
 struct Doc {
@@ -234,10 +376,16 @@ struct Doc {
 }
 
 /// `# Source: PATH` on a line from `from` up to (not including) `to`
-/// (1-based): the template's path and the comment's line.
-fn helm_source(lines: &[&str], from: usize, to: usize) -> Option<(String, usize)> {
-    (from.max(1)..to).rev().find_map(|line| {
-        let text = lines.get(line - 1)?.trim_end_matches('\r');
+/// (1-based lines of the file; `lines` are the file's from line
+/// `first_line` on): the template's path and the comment's line.
+fn helm_source(
+    lines: &[&str],
+    first_line: usize,
+    from: usize,
+    to: usize,
+) -> Option<(String, usize)> {
+    (from.max(first_line)..to).rev().find_map(|line| {
+        let text = lines.get(line - first_line)?.trim_end_matches('\r');
         let path = text.strip_prefix("# Source: ")?.trim();
         (!path.is_empty()).then(|| (path.to_owned(), line))
     })

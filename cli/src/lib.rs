@@ -12,14 +12,17 @@
 
 pub mod annotate;
 pub mod check;
+pub mod config;
 #[cfg(feature = "wasm")]
 pub mod evaluate;
 pub mod findings;
 pub mod fix;
 pub mod inputs;
+pub mod junit;
 pub mod native;
 #[cfg(feature = "wasm")]
 pub mod policy;
 pub mod run;
+pub mod sarif;
 pub mod scaffold;
 pub mod suppress;

@@ -2,6 +2,9 @@
 //! selector-guard policy, reading YAML exactly as kubectl does.
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use selector_guard_cli::{annotate, check, fix, run, scaffold};
 
 #[derive(Parser)]

@@ -554,8 +554,12 @@ fn check_with_a_module_finds_the_same_errors() {
             settings_json: Some(r#"{"serviceTargets":"off","controllerOverlap":"off"}"#.into()),
             policy,
             format: selector_guard_cli::findings::Format::Json,
-            namespace: "default".into(),
+            namespace: None,
             cluster_state: None,
+            fail_on: None,
+            show_suppressed: false,
+            config: None,
+            no_config: true,
             paths: vec![crate_dir().join("tests/data/manifests")],
         };
         let loaded = check::load(&args, |_| {}).expect("loads");

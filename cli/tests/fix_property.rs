@@ -111,7 +111,18 @@ struct Manifest {
     env_aliases: Vec<usize>,
     crlf: bool,
     bom: bool,
+    /// A map of string keys and any values (`x-base: &m {...}`, at the
+    /// top, flow or block) merged into the labels (`<<: *m`) at an index.
+    merge: Option<Merge>,
 }
+
+/// The merged map's entries (key, value), whether it is written in flow,
+/// and where `<<: *m` goes among the labels.
+type Merge = (Vec<(usize, usize)>, bool, usize);
+
+/// Keys of the merged map: strings, so that no key of the labels reads as
+/// one of them with another type.
+const BASE_KEYS: &[&str] = &["app", "tier", "zone"];
 
 fn entry() -> impl Strategy<Value = Entry> {
     (
@@ -137,9 +148,17 @@ fn manifest() -> impl Strategy<Value = Manifest> {
         prop::collection::vec(0..4usize, 0..3),
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.1),
+        prop::option::weighted(
+            0.3,
+            (
+                prop::collection::vec((0..BASE_KEYS.len(), 0..VALUES.len()), 1..4),
+                any::<bool>(),
+                0..7usize,
+            ),
+        ),
     )
         .prop_map(
-            |(kind, labels, selector, flow, env_aliases, crlf, bom)| Manifest {
+            |(kind, labels, selector, flow, env_aliases, crlf, bom, merge)| Manifest {
                 kind,
                 labels,
                 selector,
@@ -147,12 +166,21 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 env_aliases,
                 crlf,
                 bom,
+                merge,
             },
         )
 }
 
-/// Writes a map's entries; anchors are numbered across the file.
-fn map(entries: &[Entry], flow: bool, indent: &str, anchors: &mut usize, out: &mut String) {
+/// Writes a map's entries, with `merge` (`<<: *m`) at its index among
+/// them; anchors are numbered across the file.
+fn map(
+    entries: &[Entry],
+    flow: bool,
+    indent: &str,
+    anchors: &mut usize,
+    merge: Option<usize>,
+    out: &mut String,
+) {
     let mut items = Vec::new();
     let mut types: Vec<(&str, &str)> = Vec::new();
     for e in entries {
@@ -182,6 +210,9 @@ fn map(entries: &[Entry], flow: bool, indent: &str, anchors: &mut usize, out: &m
             format!("{key}{sep}{value}")
         });
     }
+    if let Some(at) = merge {
+        items.insert(at.min(items.len()), "<<: *m".to_string());
+    }
     if flow {
         out.push_str(&format!(" {{{}}}\n", items.join(", ")));
     } else if items.is_empty() {
@@ -197,17 +228,34 @@ fn map(entries: &[Entry], flow: bool, indent: &str, anchors: &mut usize, out: &m
 fn render(m: &Manifest) -> String {
     let mut anchors = 0;
     let mut out = String::new();
+    let base = m.merge.as_ref().map(|(entries, flow, _)| {
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| format!("{}: {}", BASE_KEYS[*k], VALUES[*v]))
+            .map(|item| item.trim_end().to_string())
+            .collect();
+        if *flow {
+            format!("x-base: &m {{{}}}\n", items.join(", "))
+        } else {
+            format!("x-base: &m\n  {}\n", items.join("\n  "))
+        }
+    });
+    let merge = m.merge.as_ref().map(|(_, _, at)| *at);
     if m.kind == 0 {
-        out.push_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  labels:");
-        map(&m.labels, m.flow.0, "    ", &mut anchors, &mut out);
+        out.push_str("apiVersion: v1\nkind: Service\n");
+        out.push_str(base.as_deref().unwrap_or(""));
+        out.push_str("metadata:\n  name: s\n  labels:");
+        map(&m.labels, m.flow.0, "    ", &mut anchors, merge, &mut out);
         out.push_str("spec:\n  selector:");
-        map(&m.selector, m.flow.1, "    ", &mut anchors, &mut out);
+        map(&m.selector, m.flow.1, "    ", &mut anchors, None, &mut out);
         out.push_str("  ports:\n  - port: 80\n");
     } else {
-        out.push_str("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels:");
-        map(&m.labels, m.flow.0, "    ", &mut anchors, &mut out);
+        out.push_str("apiVersion: v1\nkind: Pod\n");
+        out.push_str(base.as_deref().unwrap_or(""));
+        out.push_str("metadata:\n  name: p\n  labels:");
+        map(&m.labels, m.flow.0, "    ", &mut anchors, merge, &mut out);
         out.push_str("spec:\n  nodeSelector:");
-        map(&m.selector, m.flow.1, "    ", &mut anchors, &mut out);
+        map(&m.selector, m.flow.1, "    ", &mut anchors, None, &mut out);
         out.push_str("  containers:\n  - name: a\n    image: a\n");
         let used: Vec<usize> = m
             .env_aliases

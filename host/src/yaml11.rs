@@ -153,6 +153,10 @@ pub enum Node {
         /// The last entry of each key, built on the first lookup in a
         /// large mapping, so that finding every key is linear.
         index: KeyIndex,
+        /// Its `<<` entries, in order.
+        merges: Vec<Merge>,
+        /// Its anchor's id (`&base`), the one aliases to it name; 0 for none.
+        anchor: usize,
     },
     /// `*name`: the value is the anchored node's, written elsewhere.
     Alias {
@@ -193,6 +197,18 @@ impl KeyIndex {
         });
         index.get(key).and_then(|at| entries.get(*at))
     }
+}
+
+/// One `<<: ...` entry of a mapping, as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Merge {
+    /// Where the `<<` key starts.
+    pub key: Position,
+    /// Where its value ends, when the value is an alias or a flow
+    /// sequence (`*base`, `[*a, *b]`); `None` for a value written out.
+    pub end: Option<Position>,
+    /// The anchors its value's aliases name, in order.
+    pub aliases: Vec<usize>,
 }
 
 /// One `key: value` of a mapping.
@@ -311,23 +327,74 @@ pub fn parse_positioned(
         Schema::Core => Builder::new(text, schema, limits, Offset::default(), None).stream(false),
         Schema::Yaml11 => {
             let mut docs = Vec::new();
-            for piece in Pieces::new(text) {
-                let piece = piece?;
-                if let Some(at) = piece.stray_end {
-                    // go-yaml v2 starts an implicit document, whose node
-                    // cannot start with `...`.
-                    bail!(
-                        "invalid YAML: did not find expected node content at line {} column 1",
-                        at.line
-                    );
-                }
-                let mut builder =
-                    Builder::new(piece.text, schema, limits, piece.offset, piece.separator);
-                docs.extend(builder.stream(true)?);
+            for at in pieces(text) {
+                docs.extend(read_piece(text, at?, limits)?);
             }
             Ok(docs)
         }
     }
+}
+
+/// Where one piece of a text is, as kubectl cuts a stream into documents
+/// (see [`parse_positioned`]): what [`read_piece`] reads again, without
+/// the pieces before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PieceAt {
+    /// Byte range of the piece in the whole text.
+    start: usize,
+    end: usize,
+    offset: Offset,
+    separator: Option<Position>,
+}
+
+impl PieceAt {
+    /// The piece's text, in the whole `text` it was cut from.
+    pub fn text<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// The 1-based line the piece starts on.
+    pub fn first_line(&self) -> usize {
+        self.offset.lines + 1
+    }
+}
+
+/// The pieces of `text`, one at a time, as [`Schema::Yaml11`] cuts them:
+/// reading a stream piece by piece ([`read_piece`]) holds one document in
+/// memory, not all of them. A piece kubectl refuses is an `Err`, and the
+/// last item.
+pub fn pieces(text: &str) -> impl Iterator<Item = Result<PieceAt>> + '_ {
+    Pieces::new(text).map(|piece| {
+        let piece = piece?;
+        if let Some(at) = piece.stray_end {
+            // go-yaml v2 starts an implicit document, whose node cannot
+            // start with `...`.
+            bail!(
+                "invalid YAML: did not find expected node content at line {} column 1",
+                at.line
+            );
+        }
+        Ok(PieceAt {
+            start: piece.start,
+            end: piece.start + piece.text.len(),
+            offset: piece.offset,
+            separator: piece.separator,
+        })
+    })
+}
+
+/// The documents of one piece of `text` (at most one: go-yaml v2 decodes
+/// the first document of each piece), by YAML 1.1 rules, with positions
+/// in the whole text.
+pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<PositionedDocument>> {
+    let mut builder = Builder::new(
+        at.text(text),
+        Schema::Yaml11,
+        limits,
+        at.offset,
+        at.separator,
+    );
+    builder.stream(true)
 }
 
 /// Parses every document of `text` by YAML 1.1 rules and returns the values.
@@ -339,7 +406,7 @@ pub fn from_str(text: &str) -> Result<Vec<Value>> {
 }
 
 /// Lines and characters before a piece of the text.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Offset {
     lines: usize,
     chars: usize,
@@ -350,6 +417,8 @@ struct Offset {
 /// further).
 struct Piece<'a> {
     text: &'a str,
+    /// Byte offset of `text` in the whole text.
+    start: usize,
     offset: Offset,
     /// The `---` line that ended the previous piece, if one did.
     separator: Option<Position>,
@@ -401,6 +470,7 @@ impl<'a> Iterator for Pieces<'a> {
             let gathered = self.text.get(start..self.byte).unwrap_or_default();
             let piece = |text: &'a str| Piece {
                 text: end.and_then(|end| text.get(..end - start)).unwrap_or(text),
+                start,
                 offset,
                 separator,
                 stray_end,
@@ -487,6 +557,10 @@ struct Built {
 
 struct Builder<'a> {
     parser: Parser<'a, StrInput<'a>>,
+    /// The text read, and whether it is ASCII (a character offset is then
+    /// a byte offset).
+    text: &'a str,
+    ascii: bool,
     peeked: Option<(Event<'a>, Span)>,
     last_span: Option<Span>,
     anchors: HashMap<usize, Anchored>,
@@ -533,6 +607,8 @@ impl<'a> Builder<'a> {
     ) -> Builder<'a> {
         Builder {
             parser: Parser::new_from_str(text),
+            text,
+            ascii: text.is_ascii(),
             peeked: None,
             last_span: None,
             anchors: HashMap::new(),
@@ -763,7 +839,11 @@ impl<'a> Builder<'a> {
                     return Err(self.too_deep(&span));
                 }
                 self.count(1, 0)?;
-                (anchor, self.mapping(&span, depth)?)
+                let mut built = self.mapping(&span, depth)?;
+                if let Node::Mapping { anchor: id, .. } = &mut built.node {
+                    *id = anchor;
+                }
+                (anchor, built)
             }
             Event::Alias(id) => {
                 let (nodes, anchored_depth) = self
@@ -818,6 +898,7 @@ impl<'a> Builder<'a> {
         let mut map = Map::new();
         let mut merged = BTreeSet::new();
         let mut entries = Vec::new();
+        let mut merges = Vec::new();
         let (mut nodes, mut deepest) = (1_u64, 0);
         while !matches!(self.peek()?, Some(Event::MappingEnd)) {
             let key_span = self.peek_span()?.unwrap_or(*span);
@@ -835,6 +916,7 @@ impl<'a> Builder<'a> {
                     );
                 }
                 let source = self.node_as(depth + 1, false)?;
+                merges.push(self.merge_entry(&key_span, &source.node));
                 let uncounted = u64::from(matches!(source.node, Node::Sequence { .. }));
                 nodes += source.nodes.saturating_sub(uncounted);
                 deepest = deepest.max(source.depth);
@@ -863,6 +945,8 @@ impl<'a> Builder<'a> {
                 entries,
                 merged: merged.into_iter().collect(),
                 index: KeyIndex::default(),
+                merges,
+                anchor: 0,
             },
             nodes,
             depth: deepest + 1,
@@ -886,6 +970,41 @@ impl<'a> Builder<'a> {
             }
             _ => None,
         })
+    }
+
+    /// A `<<` entry whose key starts at `key_span` and whose value,
+    /// `value`, was just read.
+    fn merge_entry(&self, key_span: &Span, value: &Node) -> Merge {
+        let aliases = |node: &Node| match node {
+            Node::Alias { id, .. } => Some(*id),
+            _ => None,
+        };
+        let (end, ids) = match value {
+            Node::Alias { end, id, .. } => (Some(*end), vec![*id]),
+            Node::Sequence { items, .. } => {
+                // A flow sequence ends at its `]`, the span of its end event.
+                let flow = self.last_span.is_some_and(|span| {
+                    let at = span.start.index();
+                    let closing = if self.ascii {
+                        self.text.as_bytes().get(at).map(|b| char::from(*b))
+                    } else {
+                        self.text.chars().nth(at)
+                    };
+                    closing == Some(']')
+                });
+                (
+                    flow.then(|| self.last_span.map(|s| self.end_of(&s)))
+                        .flatten(),
+                    items.iter().filter_map(aliases).collect(),
+                )
+            }
+            _ => (None, Vec::new()),
+        };
+        Merge {
+            key: self.start_of(key_span),
+            end,
+            aliases: ids,
+        }
     }
 
     /// A mapping key as sigs.k8s.io/yaml stringifies it, as written, and
