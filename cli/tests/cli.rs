@@ -19,35 +19,10 @@
 use selector_guard_host::yaml11::{self, Limits, Node, Schema};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn selector_guard(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_selector-guard"));
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("SELECTOR_GUARD_NO_CACHE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("selector-guard runs");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("stdin written");
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().expect("selector-guard finishes")
-}
+mod common;
+use common::{crate_dir, selector_guard};
 
 /// [`selector_guard`] with `serviceTargets` off: the fixtures hold Services
 /// without their workloads, and these tests are about values and formats,

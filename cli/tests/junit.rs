@@ -13,26 +13,12 @@
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+mod common;
+use common::workspace;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
-fn selector_guard(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_selector-guard"))
-        .current_dir(dir)
-        .args(args)
-        .env("SELECTOR_GUARD_NO_CACHE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("selector-guard runs")
+fn selector_guard(dir: &Path, args: &[&str]) -> std::process::Output {
+    common::selector_guard(dir, args, None)
 }
 
 /// An element as read back: its attributes, text and children.

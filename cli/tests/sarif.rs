@@ -24,34 +24,10 @@ use selector_guard::rules::RULES;
 use selector_guard_cli::findings::PSEUDO_RULES;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
-fn selector_guard(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_selector-guard"))
-        .current_dir(dir)
-        .args(args)
-        .env("SELECTOR_GUARD_NO_CACHE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("selector-guard runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(text) = stdin {
-        use std::io::Write as _;
-        input.write_all(text.as_bytes()).expect("stdin written");
-    }
-    drop(input);
-    child.wait_with_output().expect("selector-guard finishes")
-}
+use std::path::Path;
+use std::process::Output;
+mod common;
+use common::{selector_guard, workspace};
 
 fn validator() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sarif-schema-2.1.0.json");
