@@ -1257,25 +1257,6 @@ pub fn emit(
     Ok(())
 }
 
-/// Prints `reports` to stdout and stderr as [`emit`] does; returns the counts.
-pub fn print(
-    reports: &[Report],
-    sources: &[(String, Result<String, String>)],
-    format: Format,
-    show_suppressed: bool,
-) -> Summary {
-    let collected = collect(reports);
-    let _ = emit(
-        &collected,
-        sources,
-        format,
-        show_suppressed,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    );
-    collected.summary
-}
-
 /// The lowest severity that fails a run (`--fail-on`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

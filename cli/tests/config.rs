@@ -13,7 +13,9 @@
 )]
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+mod common;
 
 /// A DaemonSet with `replicas` (a `specFields` error) and a label kubectl
 /// reads as a boolean (a `labelMapValues` error, which `fix` quotes).
@@ -83,22 +85,7 @@ impl Tree {
     }
 
     fn run_with_stdin(&self, dir: &str, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_selector-guard"));
-        command
-            .current_dir(self.repo().join(dir))
-            .args(args)
-            .env("SELECTOR_GUARD_NO_CACHE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("selector-guard runs");
-        let mut input = child.stdin.take().expect("stdin");
-        if let Some(text) = stdin {
-            use std::io::Write as _;
-            input.write_all(text.as_bytes()).expect("stdin written");
-        }
-        drop(input);
-        Run(child.wait_with_output().expect("selector-guard finishes"))
+        Run(common::selector_guard(&self.repo().join(dir), args, stdin))
     }
 }
 

@@ -12,8 +12,11 @@
 )]
 
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod common;
+use common::{crate_dir, selector_guard};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,34 +29,13 @@ struct Row {
     stderr: Vec<String>,
 }
 
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn fix(stdin: &str, check: bool) -> Output {
     let mut args = vec!["fix", "--settings-json", r#"{"serviceTargets":"off"}"#];
     if check {
         args.push("--check");
     }
     args.push("-");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_selector-guard"))
-        .args(&args)
-        .env("SELECTOR_GUARD_NO_CACHE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("selector-guard runs");
-    {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("stdin written");
-    }
-    child.wait_with_output().expect("selector-guard finishes")
+    selector_guard(&crate_dir(), &args, Some(stdin))
 }
 
 /// kubectl's reading of `text` (`kubectl label --local -o json`), or the

@@ -15,7 +15,9 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 /// A DaemonSet made from a Deployment manifest (`spec.replicas` is a
 /// `specFields` error at line 12), with `annotations` (YAML lines, indented
@@ -71,14 +73,8 @@ fn folder(test: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 /// `selector-guard check ARGS...` in `dir`.
-fn check(dir: &PathBuf, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_selector-guard"))
-        .current_dir(dir)
-        .env("SELECTOR_GUARD_NO_CACHE", "1")
-        .arg("check")
-        .args(args)
-        .output()
-        .expect("selector-guard runs")
+fn check(dir: &std::path::Path, args: &[&str]) -> Output {
+    common::selector_guard(dir, &[&["check"], args].concat(), None)
 }
 
 fn stdout(out: &Output) -> String {
