@@ -138,6 +138,36 @@ impl<'a> Text<'a> {
         }
     }
 
+    /// The first character at or after character `from` that is neither
+    /// whitespace nor in a comment.
+    fn next_token(&self, from: usize) -> Option<char> {
+        let rest = self.text.get(self.byte(from)?..)?;
+        let mut comment = false;
+        for c in rest.chars() {
+            match c {
+                '\n' | '\r' => comment = false,
+                _ if comment => {}
+                ' ' | '\t' => {}
+                '#' => comment = true,
+                other => return Some(other),
+            }
+        }
+        None
+    }
+
+    /// The line break of the line holding character `index` (`\r\n` or
+    /// `\n`).
+    fn newline_at(&self, index: usize) -> &'static str {
+        let rest = self
+            .byte(index)
+            .and_then(|at| self.text.get(at..))
+            .unwrap_or_default();
+        match rest.find('\n') {
+            Some(at) if rest.get(..at).is_some_and(|r| r.ends_with('\r')) => "\r\n",
+            _ => "\n",
+        }
+    }
+
     /// The character offset just past the first `:` at or after character
     /// `from`, when only whitespace comes before it.
     fn colon_after(&self, from: usize) -> Option<usize> {
@@ -506,7 +536,7 @@ impl Fixer<'_, '_> {
             Node::Scalar { text, .. } => text.as_str(),
             _ => entry.key.as_str(),
         };
-        let path = format!("{map_path}[{key}]");
+        let path = format!("{map_path}[{}]", key.escape_debug());
         // An alias: the value is written at its anchor, and only this use
         // changes.
         let (scalar, alias) = match &entry.value {
@@ -518,10 +548,11 @@ impl Fixer<'_, '_> {
         };
         let Node::Scalar {
             text,
+            style,
+            tagged,
             start,
             end,
             anchor,
-            ..
         } = scalar
         else {
             return;
@@ -531,7 +562,15 @@ impl Fixer<'_, '_> {
         } else {
             policy.as_ref()
         };
-        let written = self.source.slice(start.index, end.index).trim();
+        // An empty value: saphyr places it at the key's `:`, or spans what
+        // lies between the key and the next token when there is no `:`.
+        let empty = start.index == end.index
+            || (text.is_empty() && *style == Style::Plain && !*tagged && *anchor == 0);
+        let written = if empty {
+            ""
+        } else {
+            self.source.slice(start.index, end.index).trim()
+        };
         let shown = if written.is_empty() {
             "an empty value".to_string()
         } else {
@@ -565,8 +604,7 @@ impl Fixer<'_, '_> {
             return;
         }
         let place = self.place(*start);
-        if start.index == end.index {
-            // An empty value: saphyr places it at the key's `:`.
+        if empty {
             let key_end = match &entry.key_node {
                 Node::Scalar { end, .. } => end.index,
                 other => other.start().index,
@@ -579,7 +617,50 @@ impl Fixer<'_, '_> {
                     place,
                     note,
                 });
+                return;
             }
+            // No `:` at all: a flow entry of a key alone (`{app, b: c}`,
+            // `{app:}`, whose key is `app:` for kubectl), or an explicit
+            // block key (`? app`) with no `:` line.
+            let key_start = entry.key_node.start();
+            let one_line = match &entry.key_node {
+                Node::Scalar { end, .. } => end.line == key_start.line,
+                _ => false,
+            };
+            let replacement = if matches!(self.source.next_token(key_end), Some(',' | '}')) {
+                format!(": {}", quoted(string))
+            } else {
+                let line_start = key_start
+                    .index
+                    .saturating_sub(key_start.column.saturating_sub(1));
+                let line = self.source.slice(line_start, key_start.index);
+                match line.rfind('?').and_then(|at| line.get(..at)) {
+                    Some(before) if one_line => {
+                        let indent = " ".repeat(before.chars().count());
+                        format!(
+                            "{}{indent}: {}",
+                            self.source.newline_at(key_end),
+                            quoted(string)
+                        )
+                    }
+                    _ => {
+                        self.fixes.kept.push(Kept {
+                            place,
+                            note: format!(
+                                "{path}: the key has no `:` and spans lines; its value is left as written: give it as `: \"\"`"
+                            ),
+                        });
+                        return;
+                    }
+                }
+            };
+            self.fixes.edits.push(Edit {
+                start: key_end,
+                end: key_end,
+                replacement,
+                place,
+                note,
+            });
             return;
         }
         let replacement = match anchor_of(written) {

@@ -33,7 +33,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, StrInput, Tag};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
+
+mod flow_plain;
+use flow_plain::GoFlowInput;
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -556,13 +559,18 @@ struct Built {
 }
 
 struct Builder<'a> {
-    parser: Parser<'a, StrInput<'a>>,
+    parser: Parser<'a, GoFlowInput<'a>>,
     /// The text read, and whether it is ASCII (a character offset is then
     /// a byte offset).
     text: &'a str,
     ascii: bool,
     peeked: Option<(Event<'a>, Span)>,
     last_span: Option<Span>,
+    /// The start events of the collections open where the parser is.
+    open: Vec<Span>,
+    /// The last character offset looked up in a non-ASCII text, and its
+    /// byte offset.
+    cursor: std::cell::Cell<(usize, usize)>,
     anchors: HashMap<usize, Anchored>,
     schema: Schema,
     limits: Limits,
@@ -606,11 +614,13 @@ impl<'a> Builder<'a> {
         separator: Option<Position>,
     ) -> Builder<'a> {
         Builder {
-            parser: Parser::new_from_str(text),
+            parser: Parser::new(GoFlowInput::new(text, schema == Schema::Yaml11)),
             text,
             ascii: text.is_ascii(),
             peeked: None,
             last_span: None,
+            open: Vec::new(),
+            cursor: std::cell::Cell::new((0, 0)),
             anchors: HashMap::new(),
             schema,
             limits,
@@ -651,12 +661,55 @@ impl<'a> Builder<'a> {
             let (event, span) = item.map_err(|e| {
                 let mark = self.position(e.marker());
                 anyhow!(
-                    "invalid YAML: {} at line {} column {}",
+                    "invalid YAML: {} at line {} column {}{}",
                     e.info(),
                     mark.line,
-                    mark.column
+                    mark.column,
+                    self.flow_plain_note(e.info(), e.marker().index())
                 )
             })?;
+            let tagged = matches!(
+                &event,
+                Event::Scalar(_, _, _, Some(_))
+                    | Event::SequenceStart(_, Some(_))
+                    | Event::MappingStart(_, Some(_))
+            );
+            if tagged
+                && self.schema == Schema::Yaml11
+                && self.in_flow()
+                && self.tag_before_flow_indicator(span.start.index())
+            {
+                let start = self.start_of(&span);
+                bail!(
+                    "invalid YAML: did not find expected whitespace or line break after the tag at \
+                     line {} column {}: in a flow collection, kubectl (go-yaml v2) takes `,`, `[` \
+                     and `]` into a tag, and refuses `{{` or `}}` right after one; write a blank \
+                     after the tag",
+                    start.line,
+                    start.column
+                );
+            }
+            match &event {
+                Event::SequenceStart(..) | Event::MappingStart(..) => self.open.push(span),
+                Event::SequenceEnd | Event::MappingEnd => {
+                    self.open.pop();
+                }
+                // go-yaml v2 takes a `:` that starts a token in a flow
+                // collection for a value indicator, whatever follows it.
+                Event::Scalar(text, ScalarStyle::Plain, _, _)
+                    if self.schema == Schema::Yaml11 && text.starts_with(':') && self.in_flow() =>
+                {
+                    let mark = self.start_of(&span);
+                    bail!(
+                        "invalid YAML: did not find expected node content at line {} column {}: \
+                         in a flow collection, kubectl (go-yaml v2) reads a ':' that starts a \
+                         plain scalar as a mapping value indicator; quote the scalar",
+                        mark.line,
+                        mark.column
+                    );
+                }
+                _ => {}
+            }
             let length = span.end.index().saturating_sub(self.doc_start);
             if length > self.limits.max_document_chars {
                 bail!(
@@ -668,6 +721,106 @@ impl<'a> Builder<'a> {
             self.peeked = Some((event, span));
         }
         Ok(())
+    }
+
+    /// The text read from character offset `index` on. Offsets asked for
+    /// mostly grow, so a non-ASCII text is walked from the last one asked
+    /// for.
+    fn text_from(&self, index: usize) -> &'a str {
+        if self.ascii {
+            return self.text.get(index..).unwrap_or_default();
+        }
+        let (mut chars, mut byte) = self.cursor.get();
+        if index < chars {
+            (chars, byte) = (0, 0);
+        }
+        let rest = self.text.get(byte..).unwrap_or_default();
+        let skip = index - chars;
+        byte += match rest.char_indices().nth(skip) {
+            Some((at, _)) => at,
+            None => rest.len(),
+        };
+        self.cursor.set((index, byte));
+        self.text.get(byte..).unwrap_or_default()
+    }
+
+    /// The character at character offset `index` of the text read.
+    fn char_at(&self, index: usize) -> Option<char> {
+        self.text_from(index).chars().next()
+    }
+
+    /// Whether the tag of a node in a flow collection, whose properties
+    /// start at character `index`, is followed right away by one of
+    /// `,[]{}`. go-yaml v2 takes `,`, `[` and `]` into a tag (URI
+    /// characters, in its `yaml_parser_scan_tag_uri`) and then wants a
+    /// blank, so kubectl reads `[!!str, x]` as `["x"]` and refuses `{a:
+    /// !!str}`; `saphyr-parser` ends the tag at the flow indicator.
+    fn tag_before_flow_indicator(&self, index: usize) -> bool {
+        let flow = |c: char| matches!(c, ',' | '[' | ']' | '{' | '}');
+        let mut rest = self.text_from(index);
+        // An anchor and a tag, in either order, each up to a blank.
+        for _ in 0..2 {
+            let (token, after) =
+                rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
+            if let Some(verbatim) = token.strip_prefix("!<") {
+                // `!<...>`: go-yaml lets a `,` follow it in a flow collection.
+                let next = verbatim
+                    .split_once('>')
+                    .and_then(|(_, after)| after.chars().next());
+                return next.is_some_and(|c| flow(c) && c != ',');
+            }
+            if token.starts_with('!') {
+                return token.chars().any(flow);
+            }
+            if !token.starts_with('&') {
+                return false;
+            }
+            rest = after.trim_start_matches([' ', '\t']);
+        }
+        false
+    }
+
+    /// Whether the event just read is inside a flow collection: some open
+    /// collection starts with `[` or `{` (a block one cannot be inside a
+    /// flow one; an implicit `[a: b]` pair is inside its sequence).
+    fn in_flow(&self) -> bool {
+        self.open.iter().any(|span| {
+            span.end.index() > span.start.index()
+                && matches!(self.char_at(span.end.index() - 1), Some('[' | '{'))
+        })
+    }
+
+    /// For `saphyr-parser`'s refusals of what kubectl reads (a scalar or a
+    /// tag next to a flow indicator), what kubectl reads and what to write
+    /// instead.
+    fn flow_plain_note(&self, info: &str, index: usize) -> &'static str {
+        if self.schema != Schema::Yaml11 {
+            return "";
+        }
+        match (info, self.char_at(index)) {
+            ("unexpected end of plain scalar", Some('?')) => {
+                ": in a flow collection, kubectl (go-yaml v2) reads a '?' that starts a \
+                 plain scalar as a key indicator, which this reader does not follow; quote \
+                 the scalar, or write '? ' with a space for a key"
+            }
+            (info, Some('!'))
+                if info.starts_with("while scanning a tag")
+                    && self
+                        .text_from(index)
+                        .split(char::is_whitespace)
+                        .next()
+                        .is_some_and(|tag| tag.contains([',', '[', ']'])) =>
+            {
+                ": kubectl (go-yaml v2) takes `,`, `[` and `]` into a tag, and reads a \
+                 node with such a tag as a string, which this reader does not follow; write \
+                 a blank after the tag"
+            }
+            (info, _) if info.starts_with("plain scalar cannot start with '-'") => {
+                ": kubectl (go-yaml v2) reads such a '-' as text, which this reader does not \
+                 follow; quote it"
+            }
+            _ => "",
+        }
     }
 
     fn next(&mut self) -> Result<(Event<'a>, Span)> {
@@ -983,15 +1136,9 @@ impl<'a> Builder<'a> {
             Node::Alias { end, id, .. } => (Some(*end), vec![*id]),
             Node::Sequence { items, .. } => {
                 // A flow sequence ends at its `]`, the span of its end event.
-                let flow = self.last_span.is_some_and(|span| {
-                    let at = span.start.index();
-                    let closing = if self.ascii {
-                        self.text.as_bytes().get(at).map(|b| char::from(*b))
-                    } else {
-                        self.text.chars().nth(at)
-                    };
-                    closing == Some(']')
-                });
+                let flow = self
+                    .last_span
+                    .is_some_and(|span| self.char_at(span.start.index()) == Some(']'));
                 (
                     flow.then(|| self.last_span.map(|s| self.end_of(&s)))
                         .flatten(),

@@ -30,7 +30,8 @@ ALIASING = "yaml: document contains excessive aliasing"
 
 # (name, text or generator spec, the reason the reader's error must hold
 # when kubectl refuses; None: the reader refuses in its own words; "?..."
-# for a case kubectl may read or refuse)
+# for a case kubectl may read or refuse; "@..." for one kubectl reads and
+# the reader refuses, saying so)
 cases = [
     ("merge_order", doc("""  labels:
     tier: frontend
@@ -249,6 +250,63 @@ cases += [
     ("stray_end_between", H + "---\n# c\n---\n...\n---\n" + H, "did not find expected node content"),
     ("anchor_across_pieces", H + "  labels: {a: &x b}\n---\n" + H + "  labels: {b: *x}\n", None),
 
+    # Plain scalars in flow collections: go-yaml v2 ends one at ,?[]{} and
+    # at a ':' only before a blank or a line break (scannerc.go,
+    # yaml_parser_scan_plain_scalar), and reads a ':' or '?' that starts a
+    # token there as an indicator.
+    ("flow_plain_colons", doc("""spec:
+  key: {app:}
+  keyThenMore: {app:, b: c}
+  item: [app:]
+  items: [app:, b]
+  value: {a: b:}
+  valueThenMore: {a: b:, c: d}
+  pair: [a: b:]
+  doubled: {a::, b: 1}
+  inside: [a:b:, a:-, a:#, a:b c]
+  afterQuotedKey: {"a":b:}
+  explicitKey: {? a:}
+  afterBlank: {a :b, c: d :e}
+  breakAfter: [a:
+    ]
+  blockColons: a:b:c
+  blockKey: {x: y}
+"""), None),
+    ("flow_question_in_value", doc("spec: {x: {url: /x?y=1}}\n"), "did not find expected ',' or '}'"),
+    ("flow_question_in_key", doc("spec: {x: {a?b: c}}\n"), "did not find expected ',' or '}'"),
+    ("flow_question_in_item", doc("spec: {x: [a?b]}\n"), "expected ',' or ']'"),
+    ("flow_question_before_blank", doc("spec: {x: [a? b]}\n"), "expected ',' or ']'"),
+    ("flow_question_after_colon", doc("spec: {x: {a:?}}\n"), "did not find expected ',' or '}'"),
+    ("flow_colon_before_sequence", doc("spec: {x: {a:[1]}}\n"), "did not find expected ',' or '}'"),
+    ("flow_colon_before_mapping", doc("spec: {x: {a:{b: c}}}\n"), "did not find expected ',' or '}'"),
+    ("flow_colon_starts_item", doc("spec: {x: [:b]}\n"), "did not find expected node content"),
+    ("flow_colon_starts_value", doc("spec: {x: {a: :b}}\n"), "did not find expected node content"),
+    ("flow_colon_starts_key", doc("spec: {x: {a: x, :b}}\n"), "did not find expected node content"),
+    ("flow_colon_alone", doc("spec: {x: [:]}\n"), None),
+    # Tags and anchors next to flow indicators: go-yaml v2 takes `,[]` into
+    # a tag (URI characters) and then wants a blank.
+    ("flow_tags_read", doc("""spec:
+  spaced: {a: !!null , b: !!str , c: d}
+  verbatim: {a: !<tag:yaml.org,2002:str> 1, b: 2, c: !<tag:yaml.org,2002:int> "3",}
+  anchors: {a: &x, b: &y,c: d, e: [&z, 1]}
+  tagThenAnchor: {a: !!str &w 1, b: *w}
+"""), None),
+    ("flow_tag_before_brace", doc("spec: {x: {a: !!null}}\n"), "did not find expected whitespace or line break"),
+    ("flow_tag_before_comma_last", doc("spec: {x: {a: !!str,}}\n"), "did not find expected whitespace or line break"),
+    ("flow_tag_before_flow_mapping", doc("spec: {x: {a: !!map{}}}\n"), "did not find expected whitespace or line break"),
+    ("flow_tag_before_comma", doc("spec: {x: {a: !!str, b: c}}\n"), None),
+    ("flow_tag_before_bracket", doc("spec: {x: [!!null]}\n"), None),
+    # kubectl reads these; the reader refuses them, naming what kubectl
+    # reads ("@": the reason the reader's refusal must hold).
+    ("flow_tag_takes_comma", doc("spec: {x: [!!str, y]}\n"), "@takes `,`, `[` and `]` into a tag"),
+    ("flow_tag_takes_comma_and_key", doc("spec: {x: {a: !!null,b: c}}\n"), "@takes `,`, `[` and `]` into a tag"),
+    ("block_tag_takes_comma", doc("spec:\n  x: !!str, y\n"), "@takes `,`, `[` and `]` into a tag"),
+    ("block_tag_takes_brackets", doc("spec:\n  x: !!int[1] 2\n"), "@takes `,`, `[` and `]` into a tag"),
+    ("flow_question_starts_item", doc("spec: {x: [?a]}\n"), "@a '?' that starts a plain scalar as a key indicator"),
+    ("flow_question_starts_key", doc("spec: {x: {?a: b}}\n"), "@a '?' that starts a plain scalar as a key indicator"),
+    ("flow_dash_alone", doc("spec: {x: [-]}\n"), "@reads such a '-' as text"),
+    ("flow_dash_value", doc("spec: {x: {a: -, b: c}}\n"), "@reads such a '-' as text"),
+
     ("billion_laughs", laughs, ALIASING),
     ("alias_list_of_1_2000_times", {"plain": 0, "items": 1, "aliases": 2000}, None),
     ("alias_list_of_100_300_times", {"plain": 0, "items": 100, "aliases": 300}, None),
@@ -292,7 +350,12 @@ for name, text, reason in cases:
         reason = reason[1:] if refusal is not None else None
     row = {"name": name}
     row.update({"generate": spec} if spec else {"yaml": text})
-    if refusal is None:
+    if reason is not None and reason.startswith("@"):
+        if refusal is not None:
+            sys.exit("%s: kubectl refuses it (%s), expected it to read it" % (name, refusal))
+        row["objects"] = objects
+        row["reader_refuses"] = reason[1:]
+    elif refusal is None:
         if reason is not None:
             sys.exit("%s: kubectl reads it, expected a refusal (%s)" % (name, reason))
         if spec:
@@ -309,6 +372,6 @@ for name, text, reason in cases:
     rows.append(row)
 
 os.chdir(os.path.dirname(os.path.abspath(__file__)))
-json.dump({"comment": "kubectl's reading of whole documents (kubectl label --local -f FILE -o json tmp=1, kubectl 1.32; the tmp label removed): the objects, or the refusal and the reason the reader's error must hold too; regenerate with host/tests/data/kubectl-documents.py",
+json.dump({"comment": "kubectl's reading of whole documents (kubectl label --local -f FILE -o json tmp=1, kubectl 1.32; the tmp label removed): the objects, or the refusal and the reason the reader's error must hold too; reader_refuses: kubectl reads it and the reader refuses it, with that reason; regenerate with host/tests/data/kubectl-documents.py",
            "cases": rows}, open("kubectl-documents.json", "w"), indent=1, ensure_ascii=False)
 print(len(rows), "cases,", sum("refusal" in r for r in rows), "refused")

@@ -1,0 +1,210 @@
+//! Where a plain scalar ends inside a flow collection, as go-yaml v2 ends
+//! it.
+//!
+//! go-yaml v2's scanner (`yaml_parser_scan_plain_scalar` in its
+//! `scannerc.go`, from libyaml 0.1) ends a plain scalar in a flow
+//! collection at one of `,?[]{}`, and at a `:` only when a blank or a line
+//! break follows it, as in block context. YAML 1.2, which `saphyr-parser`
+//! follows, also ends it at a `:` before `,[]{}`, and not at `?`. So kubectl
+//! reads `{app:}` as the key `app:`, `[app:]` as the item `app:`, and
+//! `{a: b:}` as the value `b:`, where a YAML 1.2 reader finds the key `app`
+//! (or refuses `{a: b:}`); and kubectl refuses `{url: /x?y}`, which a YAML
+//! 1.2 reader reads.
+//!
+//! [`GoFlowInput`] is `saphyr-parser`'s own string input with go-yaml's
+//! rule for where a plain scalar may go on in a flow collection; every other
+//! question is the string input's.
+//!
+//! A `?` that starts a token in a flow collection is a key indicator for
+//! go-yaml, never the start of a scalar. Inside a scalar, it ends the
+//! scalar; the scanner then asks again at the same `?`, for the next token,
+//! and this time the `?` is let in, so that two scalars stand side by side
+//! and the parser refuses them with go-yaml's own words (`did not find
+//! expected ',' or '}'`). Where a `?` starts the first token asked about,
+//! `saphyr-parser` refuses the empty scalar before it ("unexpected end of
+//! plain scalar"); the reader words that refusal (see `yaml11.rs`).
+
+use saphyr_parser::input::SkipTabs;
+use saphyr_parser::{Input, StrInput};
+use std::cell::Cell;
+
+/// `saphyr-parser`'s string input, with go-yaml v2's end of a plain scalar
+/// in a flow collection (when `go_yaml`).
+pub(super) struct GoFlowInput<'a> {
+    inner: StrInput<'a>,
+    go_yaml: bool,
+    /// The last question in a flow collection was refused at a `?`: the
+    /// next one, if nothing was consumed in between (so at the same `?`),
+    /// lets it in.
+    refused_question: Cell<bool>,
+}
+
+impl<'a> GoFlowInput<'a> {
+    pub(super) fn new(text: &'a str, go_yaml: bool) -> GoFlowInput<'a> {
+        GoFlowInput {
+            inner: StrInput::new(text),
+            go_yaml,
+            refused_question: Cell::new(false),
+        }
+    }
+}
+
+impl Input for GoFlowInput<'_> {
+    #[inline]
+    fn next_can_be_plain_scalar(&self, in_flow: bool) -> bool {
+        if !self.go_yaml || !in_flow {
+            return self.inner.next_can_be_plain_scalar(in_flow);
+        }
+        match self.inner.peek() {
+            ':' => !saphyr_parser::input::is_blank_or_breakz(self.inner.peek_nth(1)),
+            ',' | '[' | ']' | '{' | '}' | '\u{FEFF}' => false,
+            '?' => self.refused_question.replace(!self.refused_question.get()),
+            _ => {
+                self.refused_question.set(false);
+                true
+            }
+        }
+    }
+
+    #[inline]
+    fn lookahead(&mut self, count: usize) {
+        self.inner.lookahead(count);
+    }
+    #[inline]
+    fn buflen(&self) -> usize {
+        self.inner.buflen()
+    }
+    #[inline]
+    fn bufmaxlen(&self) -> usize {
+        self.inner.bufmaxlen()
+    }
+    #[inline]
+    fn buf_is_empty(&self) -> bool {
+        self.inner.buf_is_empty()
+    }
+    #[inline]
+    fn raw_read_ch(&mut self) -> char {
+        self.refused_question.set(false);
+        self.inner.raw_read_ch()
+    }
+    #[inline]
+    fn raw_read_non_breakz_ch(&mut self) -> Option<char> {
+        self.refused_question.set(false);
+        self.inner.raw_read_non_breakz_ch()
+    }
+    #[inline]
+    fn skip(&mut self) {
+        self.refused_question.set(false);
+        self.inner.skip();
+    }
+    #[inline]
+    fn skip_n(&mut self, count: usize) {
+        self.refused_question.set(false);
+        self.inner.skip_n(count);
+    }
+    #[inline]
+    fn peek(&self) -> char {
+        self.inner.peek()
+    }
+    #[inline]
+    fn peek_nth(&self, n: usize) -> char {
+        self.inner.peek_nth(n)
+    }
+    #[inline]
+    fn peek_opt(&self) -> Option<char> {
+        self.inner.peek_opt()
+    }
+    #[inline]
+    fn look_ch(&mut self) -> char {
+        self.inner.look_ch()
+    }
+    #[inline]
+    fn next_char_is(&self, c: char) -> bool {
+        self.inner.next_char_is(c)
+    }
+    #[inline]
+    fn nth_char_is(&self, n: usize, c: char) -> bool {
+        self.inner.nth_char_is(n, c)
+    }
+    #[inline]
+    fn next_2_are(&self, c1: char, c2: char) -> bool {
+        self.inner.next_2_are(c1, c2)
+    }
+    #[inline]
+    fn next_3_are(&self, c1: char, c2: char, c3: char) -> bool {
+        self.inner.next_3_are(c1, c2, c3)
+    }
+    #[inline]
+    fn next_is_document_indicator(&self) -> bool {
+        self.inner.next_is_document_indicator()
+    }
+    #[inline]
+    fn next_is_document_start(&self) -> bool {
+        self.inner.next_is_document_start()
+    }
+    #[inline]
+    fn next_is_document_end(&self) -> bool {
+        self.inner.next_is_document_end()
+    }
+    #[inline]
+    fn skip_ws_to_eol(&mut self, skip_tabs: SkipTabs) -> (usize, Result<SkipTabs, &'static str>) {
+        self.refused_question.set(false);
+        self.inner.skip_ws_to_eol(skip_tabs)
+    }
+    #[inline]
+    fn next_is_blank_or_break(&self) -> bool {
+        self.inner.next_is_blank_or_break()
+    }
+    #[inline]
+    fn next_is_blank_or_breakz(&self) -> bool {
+        self.inner.next_is_blank_or_breakz()
+    }
+    #[inline]
+    fn next_is_blank(&self) -> bool {
+        self.inner.next_is_blank()
+    }
+    #[inline]
+    fn next_is_break(&self) -> bool {
+        self.inner.next_is_break()
+    }
+    #[inline]
+    fn next_is_breakz(&self) -> bool {
+        self.inner.next_is_breakz()
+    }
+    #[inline]
+    fn next_is_z(&self) -> bool {
+        self.inner.next_is_z()
+    }
+    #[inline]
+    fn next_is_flow(&self) -> bool {
+        self.inner.next_is_flow()
+    }
+    #[inline]
+    fn next_is_digit(&self) -> bool {
+        self.inner.next_is_digit()
+    }
+    #[inline]
+    fn next_is_alpha(&self) -> bool {
+        self.inner.next_is_alpha()
+    }
+    #[inline]
+    fn skip_while_non_breakz(&mut self) -> usize {
+        self.refused_question.set(false);
+        self.inner.skip_while_non_breakz()
+    }
+    #[inline]
+    fn skip_while_blank(&mut self) -> usize {
+        self.refused_question.set(false);
+        self.inner.skip_while_blank()
+    }
+    #[inline]
+    fn fetch_while_is_alpha(&mut self, out: &mut String) -> usize {
+        self.refused_question.set(false);
+        self.inner.fetch_while_is_alpha(out)
+    }
+    #[inline]
+    fn fetch_while_is_yaml_non_space(&mut self, out: &mut String) -> usize {
+        self.refused_question.set(false);
+        self.inner.fetch_while_is_yaml_non_space(out)
+    }
+}
