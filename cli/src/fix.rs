@@ -155,6 +155,21 @@ impl<'a> Text<'a> {
         None
     }
 
+    /// Whether the mapping whose node starts at character `index` (its
+    /// properties, if any, then its first key or its `{`) is a flow one.
+    fn opens_flow_mapping(&self, index: usize) -> bool {
+        let Some(rest) = self.byte(index).and_then(|at| self.text.get(at..)) else {
+            return false;
+        };
+        let mut rest = rest.trim_start();
+        // `&anchor` and `!tag`, each up to a blank.
+        while rest.starts_with(['&', '!']) {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest = rest.get(end..).unwrap_or_default().trim_start();
+        }
+        rest.starts_with('{')
+    }
+
     /// The line break of the line holding character `index` (`\r\n` or
     /// `\n`).
     fn newline_at(&self, index: usize) -> &'static str {
@@ -257,6 +272,7 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
     for pointer in maps {
         let (
             Ok(Node::Mapping {
+                start,
                 entries,
                 merged,
                 merges,
@@ -267,7 +283,8 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
         else {
             continue;
         };
-        fixer.map(&pointer, entries, (merged, merges), read);
+        let flow = source.opens_flow_mapping(start.index);
+        fixer.map(&pointer, entries, (merged, merges, flow), read);
     }
     // An anchored value quoted in a label map keeps its reading everywhere
     // else: each other alias of it is written out as the value was.
@@ -338,7 +355,7 @@ impl Fixer<'_, '_> {
         &mut self,
         pointer: &str,
         entries: &[yaml11::Entry],
-        (merged, merges): (&[String], &[yaml11::Merge]),
+        (merged, merges, flow): (&[String], &[yaml11::Merge], bool),
         read: &serde_json::Map<String, Value>,
     ) {
         let annotations = pointer.ends_with("/annotations");
@@ -351,7 +368,7 @@ impl Fixer<'_, '_> {
             *seen = (at, seen.1 + 1);
         }
         let is_merged = |key: &str| merged.binary_search_by(|k| k.as_str().cmp(key)).is_ok();
-        self.merged(&map_path, annotations, merged, merges, read);
+        self.merged(&map_path, annotations, (merged, merges, flow), read);
         for (at, entry) in entries.iter().enumerate() {
             let (last_at, count) = last.get(entry.key.as_str()).copied().unwrap_or((at, 1));
             let effective = last_at == at && !is_merged(&entry.key);
@@ -421,8 +438,7 @@ impl Fixer<'_, '_> {
         &mut self,
         map_path: &str,
         annotations: bool,
-        merged: &[String],
-        merges: &[yaml11::Merge],
+        (merged, merges, flow): (&[String], &[yaml11::Merge], bool),
         read: &serde_json::Map<String, Value>,
     ) {
         let found: Vec<(&String, &Value)> = merged
@@ -444,10 +460,7 @@ impl Fixer<'_, '_> {
             }
             return;
         };
-        // A flow mapping (`{<<: *base}`) or a block one, from what comes
-        // before the `<<`.
         let before = self.source.slice(0, last.key.index);
-        let flow = before.trim_end_matches([' ', '\t']).ends_with(['{', ',']);
         let newline = match before.rfind('\n') {
             Some(at) if before.get(..at).is_some_and(|b| b.ends_with('\r')) => "\r\n",
             _ => "\n",

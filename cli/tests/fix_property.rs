@@ -7,8 +7,9 @@
 //! The files mix what trips YAML readers: YAML 1.1 words as keys and
 //! values, quoted and `? ` keys, empty values, tags, anchors and aliases
 //! (also from outside the label maps), duplicate and colliding keys, flow
-//! and block maps, CRLF and a BOM. Readings are the project's YAML 1.1
-//! reader's (`host/tests/yaml11_kubectl.rs` holds it to kubectl's on 138
+//! maps (also across lines less indented than YAML 1.2 wants) and block
+//! maps, keys with no value (`{app}`, `{app:}`, `? app`), CRLF and a BOM. Readings are the project's YAML 1.1
+//! reader's (`host/tests/yaml11_kubectl.rs` holds it to kubectl's on 153
 //! files); with kubectl on PATH every file is also read by kubectl, which
 //! must agree. proptest prints the seed and the smallest
 //! failing file.
@@ -116,6 +117,8 @@ struct Manifest {
     env_aliases: Vec<usize>,
     crlf: bool,
     bom: bool,
+    /// Flow maps across lines, less indented than YAML 1.2 wants.
+    wrap: bool,
     /// A map of string keys and any values (`x-base: &m {...}`, at the
     /// top, flow or block) merged into the labels (`<<: *m`) at an index.
     merge: Option<Merge>,
@@ -155,6 +158,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
         prop::collection::vec(0..4usize, 0..3),
         prop::bool::weighted(0.2),
         prop::bool::weighted(0.1),
+        prop::bool::weighted(0.3),
         prop::option::weighted(
             0.3,
             (
@@ -165,7 +169,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
         ),
     )
         .prop_map(
-            |(kind, labels, selector, flow, env_aliases, crlf, bom, merge)| Manifest {
+            |(kind, labels, selector, flow, env_aliases, crlf, bom, wrap, merge)| Manifest {
                 kind,
                 labels,
                 selector,
@@ -173,6 +177,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 env_aliases,
                 crlf,
                 bom,
+                wrap,
                 merge,
             },
         )
@@ -183,6 +188,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
 fn map(
     entries: &[Entry],
     flow: bool,
+    wrap: bool,
     indent: &str,
     anchors: &mut usize,
     merge: Option<usize>,
@@ -238,7 +244,10 @@ fn map(
     if let Some(at) = merge {
         items.insert(at.min(items.len()), "<<: *m".to_string());
     }
-    if flow {
+    if flow && wrap {
+        // Lines less indented than YAML 1.2 wants, which go-yaml reads.
+        out.push_str(&format!(" {{\n  {}\n}}\n", items.join(",\n  ")));
+    } else if flow {
         out.push_str(&format!(" {{{}}}\n", items.join(", ")));
     } else if items.is_empty() {
         out.push_str(" {}\n");
@@ -270,17 +279,49 @@ fn render(m: &Manifest) -> String {
         out.push_str("apiVersion: v1\nkind: Service\n");
         out.push_str(base.as_deref().unwrap_or(""));
         out.push_str("metadata:\n  name: s\n  labels:");
-        map(&m.labels, m.flow.0, "    ", &mut anchors, merge, &mut out);
+        map(
+            &m.labels,
+            m.flow.0,
+            m.wrap,
+            "    ",
+            &mut anchors,
+            merge,
+            &mut out,
+        );
         out.push_str("spec:\n  selector:");
-        map(&m.selector, m.flow.1, "    ", &mut anchors, None, &mut out);
+        map(
+            &m.selector,
+            m.flow.1,
+            m.wrap,
+            "    ",
+            &mut anchors,
+            None,
+            &mut out,
+        );
         out.push_str("  ports:\n  - port: 80\n");
     } else {
         out.push_str("apiVersion: v1\nkind: Pod\n");
         out.push_str(base.as_deref().unwrap_or(""));
         out.push_str("metadata:\n  name: p\n  labels:");
-        map(&m.labels, m.flow.0, "    ", &mut anchors, merge, &mut out);
+        map(
+            &m.labels,
+            m.flow.0,
+            m.wrap,
+            "    ",
+            &mut anchors,
+            merge,
+            &mut out,
+        );
         out.push_str("spec:\n  nodeSelector:");
-        map(&m.selector, m.flow.1, "    ", &mut anchors, None, &mut out);
+        map(
+            &m.selector,
+            m.flow.1,
+            m.wrap,
+            "    ",
+            &mut anchors,
+            None,
+            &mut out,
+        );
         out.push_str("  containers:\n  - name: a\n    image: a\n");
         let used: Vec<usize> = m
             .env_aliases

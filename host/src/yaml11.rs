@@ -28,6 +28,11 @@
 //! it. Tags are read as go-yaml v2 reads them (`!!binary` is decoded,
 //! `!!int "3"` is 3, `!!merge` and custom tags keep the text). The text is
 //! cut into documents as kubectl cuts it (see [`parse_positioned`]).
+//!
+//! Inside flow collections the text is tokenized as go-yaml v2's scanner
+//! does, where it differs from YAML 1.2: where a plain scalar ends and what
+//! `-` alone is (`flow_plain.rs`), and no indentation rule
+//! (`flow_indent.rs`).
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
@@ -35,8 +40,10 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
+mod flow_indent;
 mod flow_plain;
-use flow_plain::GoFlowInput;
+use flow_indent::{Padding, flow_end};
+use flow_plain::{DASH, GoFlowInput};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -327,7 +334,15 @@ pub fn parse_positioned(
     limits: Limits,
 ) -> Result<Vec<PositionedDocument>> {
     match schema {
-        Schema::Core => Builder::new(text, schema, limits, Offset::default(), None).stream(false),
+        Schema::Core => Builder::new(
+            text,
+            schema,
+            limits,
+            Offset::default(),
+            None,
+            &Padding::NONE,
+        )
+        .stream(false),
         Schema::Yaml11 => {
             let mut docs = Vec::new();
             for at in pieces(text) {
@@ -389,15 +404,106 @@ pub fn pieces(text: &str) -> impl Iterator<Item = Result<PieceAt>> + '_ {
 /// The documents of one piece of `text` (at most one: go-yaml v2 decodes
 /// the first document of each piece), by YAML 1.1 rules, with positions
 /// in the whole text.
+///
+/// A flow collection with lines less indented than YAML 1.2 wants, which
+/// go-yaml v2 reads, is read with those lines moved right (see
+/// `flow_indent.rs`), up to [`MAX_REINDENTED`] collections a piece.
 pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<PositionedDocument>> {
-    let mut builder = Builder::new(
-        at.text(text),
-        Schema::Yaml11,
-        limits,
-        at.offset,
-        at.separator,
-    );
-    builder.stream(true)
+    let piece = at.text(text);
+    let mut padding = Padding::default();
+    let mut first_refusal = None;
+    // Where the moved collections close, as written.
+    // The moved collections, where they open and close as written.
+    let mut moved = Vec::new();
+    for round in 0..=MAX_REINDENTED {
+        let padded = if padding.is_empty() {
+            std::borrow::Cow::Borrowed(piece)
+        } else {
+            std::borrow::Cow::Owned(padding.apply(piece))
+        };
+        let mut builder = Builder::new(
+            &padded,
+            Schema::Yaml11,
+            limits,
+            at.offset,
+            at.separator,
+            &padding,
+        );
+        let read = builder.stream(true);
+        let (reindent, seen) = (builder.reindent, std::mem::take(&mut builder.flow_spans));
+        drop(builder);
+        let refusal = match read {
+            // Only the collections' own lines moved: each opens and closes
+            // where it was found to.
+            Ok(docs) if moved.iter().all(|span| seen.contains(span)) => return Ok(docs),
+            Ok(_) => break,
+            Err(e) => e,
+        };
+        let Some((open, close)) = reindent.and_then(|at| enclosing_flow(&padded, at)) else {
+            return Err(first_refusal.unwrap_or(refusal));
+        };
+        if round == MAX_REINDENTED {
+            let first = first_refusal.unwrap_or(refusal);
+            bail!(
+                "{first:#} (kubectl reads it: this reader reads up to {MAX_REINDENTED} flow \
+                 collections less indented than YAML 1.2 wants in one document; indent them more)"
+            );
+        }
+        first_refusal.get_or_insert(refusal);
+        let (open_line, open_column) = line_and_column(&padded, open);
+        let (close_line, close_column) = line_and_column(&padded, close);
+        moved.push((
+            padding.original(open, open_line, open_column).0 + at.offset.chars,
+            padding.original(close, close_line, close_column).0 + at.offset.chars,
+        ));
+        let before = padding.clone();
+        padding.move_lines(&padded, open, close, open_column + 1);
+        if padding == before {
+            break;
+        }
+    }
+    Err(first_refusal.unwrap_or_else(|| anyhow!("invalid YAML: invalid indentation")))
+}
+
+/// The outermost flow collection of `text` around character `at`: where
+/// its bracket opens and where it closes ([`flow_end`]). The brackets
+/// before `at` that no bracket closes before it are the candidates; a
+/// wrong one (a bracket in a quoted scalar or a comment) is caught by
+/// [`read_piece`], which wants the reader to see the collection.
+fn enclosing_flow(text: &str, at: usize) -> Option<(usize, usize)> {
+    let before: Vec<char> = text.chars().take(at).collect();
+    let mut depth = 0usize;
+    let mut outermost = None;
+    for (index, c) in before.iter().enumerate().rev() {
+        match c {
+            ']' | '}' => depth += 1,
+            '[' | '{' if depth > 0 => depth -= 1,
+            '[' | '{' => {
+                if let Some(close) = flow_end(text, index).filter(|&close| close >= at) {
+                    outermost = Some((index, close));
+                }
+            }
+            _ => {}
+        }
+    }
+    outermost
+}
+
+/// Flow collections of one piece whose lines [`read_piece`] moves right.
+pub const MAX_REINDENTED: usize = 64;
+
+/// The 1-based line and 0-based column of character `index` of `text`.
+fn line_and_column(text: &str, index: usize) -> (usize, usize) {
+    let (mut line, mut column) = (1, 0);
+    for c in text.chars().take(index) {
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
 }
 
 /// Parses every document of `text` by YAML 1.1 rules and returns the values.
@@ -568,6 +674,16 @@ struct Builder<'a> {
     last_span: Option<Span>,
     /// The start events of the collections open where the parser is.
     open: Vec<Span>,
+    /// Spaces added at the start of lines of the text read (see
+    /// `flow_indent.rs`); positions are mapped back.
+    padding: &'a Padding,
+    /// On a refusal for indentation: where (a character offset).
+    reindent: Option<usize>,
+    /// With padding, where the flow collections read open and close (the
+    /// character offsets of their brackets in the whole text as written).
+    flow_spans: Vec<(usize, usize)>,
+    /// The input shows a `-` before a flow indicator as [`DASH`].
+    dash: bool,
     /// The last character offset looked up in a non-ASCII text, and its
     /// byte offset.
     cursor: std::cell::Cell<(usize, usize)>,
@@ -584,6 +700,33 @@ struct Builder<'a> {
     /// go-yaml v2's `decodeCount` and `aliasCount` for the current document.
     decoded: u64,
     aliased: u64,
+}
+
+/// Gives an event's text and tag back the `-` that the input showed as
+/// [`DASH`].
+fn restore_dashes(event: &mut Event<'_>) {
+    let restore = |text: &mut String| {
+        if text.contains(DASH) {
+            *text = text.replace(DASH, "-");
+        }
+    };
+    let tag = match event {
+        Event::Scalar(text, _, _, tag) => {
+            if text.contains(DASH) {
+                *text = text.replace(DASH, "-").into();
+            }
+            tag
+        }
+        Event::SequenceStart(_, tag) | Event::MappingStart(_, tag) => tag,
+        _ => return,
+    };
+    if let Some(tag) = tag
+        && (tag.handle.contains(DASH) || tag.suffix.contains(DASH))
+    {
+        let tag = std::borrow::Cow::to_mut(tag);
+        restore(&mut tag.handle);
+        restore(&mut tag.suffix);
+    }
 }
 
 /// go-yaml v2's `allowedAliasRatio`: 0.99 up to 400,000 decoded nodes,
@@ -612,6 +755,7 @@ impl<'a> Builder<'a> {
         limits: Limits,
         offset: Offset,
         separator: Option<Position>,
+        padding: &'a Padding,
     ) -> Builder<'a> {
         Builder {
             parser: Parser::new(GoFlowInput::new(text, schema == Schema::Yaml11)),
@@ -620,6 +764,10 @@ impl<'a> Builder<'a> {
             peeked: None,
             last_span: None,
             open: Vec::new(),
+            padding,
+            reindent: None,
+            flow_spans: Vec::new(),
+            dash: GoFlowInput::shows_dash(text, schema == Schema::Yaml11),
             cursor: std::cell::Cell::new((0, 0)),
             anchors: HashMap::new(),
             schema,
@@ -633,10 +781,16 @@ impl<'a> Builder<'a> {
     }
 
     fn position(&self, marker: &Marker) -> Position {
+        let (index, column) = if self.padding.is_empty() {
+            (marker.index(), marker.col())
+        } else {
+            self.padding
+                .original(marker.index(), marker.line(), marker.col())
+        };
         Position {
             line: marker.line() + self.offset.lines,
-            column: marker.col() + 1,
-            index: marker.index() + self.offset.chars,
+            column: column + 1,
+            index: index + self.offset.chars,
         }
     }
 
@@ -658,16 +812,25 @@ impl<'a> Builder<'a> {
         if self.peeked.is_none()
             && let Some(item) = self.parser.next()
         {
-            let (event, span) = item.map_err(|e| {
-                let mark = self.position(e.marker());
-                anyhow!(
-                    "invalid YAML: {} at line {} column {}{}",
-                    e.info(),
-                    mark.line,
-                    mark.column,
-                    self.flow_plain_note(e.info(), e.marker().index())
-                )
-            })?;
+            let (mut event, span) = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    if e.info().starts_with("invalid indentation") {
+                        self.reindent = Some(e.marker().index());
+                    }
+                    let mark = self.position(e.marker());
+                    bail!(
+                        "invalid YAML: {} at line {} column {}{}",
+                        e.info(),
+                        mark.line,
+                        mark.column,
+                        self.flow_plain_note(e.info(), e.marker().index())
+                    );
+                }
+            };
+            if self.dash {
+                restore_dashes(&mut event);
+            }
             let tagged = matches!(
                 &event,
                 Event::Scalar(_, _, _, Some(_))
@@ -692,7 +855,21 @@ impl<'a> Builder<'a> {
             match &event {
                 Event::SequenceStart(..) | Event::MappingStart(..) => self.open.push(span),
                 Event::SequenceEnd | Event::MappingEnd => {
-                    self.open.pop();
+                    let opened = self.open.pop();
+                    if !self.padding.is_empty()
+                        && let Some(opened) = opened
+                        && let Some(bracket) = opened.end.index().checked_sub(1)
+                        && matches!(self.char_at(bracket), Some('[' | '{'))
+                        && let Some(close) = self.closing_bracket(&span.start)
+                    {
+                        let open = Marker::new(
+                            bracket,
+                            opened.end.line(),
+                            opened.end.col().saturating_sub(1),
+                        );
+                        self.flow_spans
+                            .push((self.position(&open).index, self.position(&close).index));
+                    }
                 }
                 // go-yaml v2 takes a `:` that starts a token in a flow
                 // collection for a value indicator, whatever follows it.
@@ -742,6 +919,33 @@ impl<'a> Builder<'a> {
         };
         self.cursor.set((index, byte));
         self.text.get(byte..).unwrap_or_default()
+    }
+
+    /// The `]` or `}` of a flow collection whose end event starts at
+    /// `end`: there, or after a trailing `,` (`[a,\n]`), blanks and
+    /// comments.
+    fn closing_bracket(&self, end: &Marker) -> Option<Marker> {
+        let (mut index, mut line, mut column) = (end.index(), end.line(), end.col());
+        let mut comment = false;
+        for c in self.text_from(index).chars() {
+            match c {
+                ']' | '}' if !comment => return Some(Marker::new(index, line, column)),
+                '\n' => {
+                    comment = false;
+                    line += 1;
+                    column = 0;
+                    index += 1;
+                    continue;
+                }
+                '#' => comment = true,
+                ',' | ' ' | '\t' | '\r' => {}
+                _ if comment => {}
+                _ => return None,
+            }
+            index += 1;
+            column += 1;
+        }
+        None
     }
 
     /// The character at character offset `index` of the text read.

@@ -24,7 +24,16 @@
 //! `saphyr-parser` refuses the empty scalar before it ("unexpected end of
 //! plain scalar"); the reader words that refusal (see `yaml11.rs`).
 
-use saphyr_parser::input::SkipTabs;
+use saphyr_parser::input::{SkipTabs, is_flow};
+
+/// What a `-` right before one of `,[]{}` is shown to `saphyr-parser` as.
+/// go-yaml v2 reads `[-]`, `{a: -, b: c}` and `[a -]` as the text `-`;
+/// `saphyr-parser` refuses a plain scalar that starts with such a `-`
+/// (YAML 1.2's `ns-plain-first`). Shown this noncharacter instead, which
+/// YAML allows in a plain scalar and is then nothing but text, it reads
+/// what go-yaml reads; the reader gives every event's text its `-` back.
+/// Only for a text without the noncharacter (see [`GoFlowInput::new`]).
+pub(super) const DASH: char = '\u{FDD0}';
 use saphyr_parser::{Input, StrInput};
 use std::cell::Cell;
 
@@ -33,6 +42,8 @@ use std::cell::Cell;
 pub(super) struct GoFlowInput<'a> {
     inner: StrInput<'a>,
     go_yaml: bool,
+    /// `-` before a flow indicator is shown as [`DASH`].
+    dash: bool,
     /// The last question in a flow collection was refused at a `?`: the
     /// next one, if nothing was consumed in between (so at the same `?`),
     /// lets it in.
@@ -40,12 +51,24 @@ pub(super) struct GoFlowInput<'a> {
 }
 
 impl<'a> GoFlowInput<'a> {
+    /// The input for `text`; with `go_yaml`, go-yaml v2's rules. A `-`
+    /// before a flow indicator is shown as [`DASH`] when the text has
+    /// none of its own ([`GoFlowInput::shows_dash`]).
     pub(super) fn new(text: &'a str, go_yaml: bool) -> GoFlowInput<'a> {
         GoFlowInput {
             inner: StrInput::new(text),
             go_yaml,
+            dash: Self::shows_dash(text, go_yaml),
             refused_question: Cell::new(false),
         }
+    }
+}
+
+impl GoFlowInput<'_> {
+    /// Whether a `-` before a flow indicator is shown as [`DASH`] for
+    /// `text` (the reader then turns every [`DASH`] of an event back).
+    pub(super) fn shows_dash(text: &str, go_yaml: bool) -> bool {
+        go_yaml && !text.contains(DASH)
     }
 }
 
@@ -104,27 +127,35 @@ impl Input for GoFlowInput<'_> {
     }
     #[inline]
     fn peek(&self) -> char {
-        self.inner.peek()
+        match self.inner.peek() {
+            '-' if self.dash && is_flow(self.inner.peek_nth(1)) => DASH,
+            c => c,
+        }
     }
     #[inline]
     fn peek_nth(&self, n: usize) -> char {
-        self.inner.peek_nth(n)
+        if n == 0 {
+            self.peek()
+        } else {
+            self.inner.peek_nth(n)
+        }
     }
     #[inline]
     fn peek_opt(&self) -> Option<char> {
-        self.inner.peek_opt()
+        self.inner.peek_opt().map(|_| self.peek())
     }
     #[inline]
     fn look_ch(&mut self) -> char {
-        self.inner.look_ch()
+        self.inner.lookahead(2);
+        self.peek()
     }
     #[inline]
     fn next_char_is(&self, c: char) -> bool {
-        self.inner.next_char_is(c)
+        self.peek() == c
     }
     #[inline]
     fn nth_char_is(&self, n: usize, c: char) -> bool {
-        self.inner.nth_char_is(n, c)
+        self.peek_nth(n) == c
     }
     #[inline]
     fn next_2_are(&self, c1: char, c2: char) -> bool {

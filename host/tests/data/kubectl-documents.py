@@ -283,6 +283,49 @@ cases += [
     ("flow_colon_starts_value", doc("spec: {x: {a: :b}}\n"), "did not find expected node content"),
     ("flow_colon_starts_key", doc("spec: {x: {a: x, :b}}\n"), "did not find expected node content"),
     ("flow_colon_alone", doc("spec: {x: [:]}\n"), None),
+    # A `-` alone before a flow indicator is text for go-yaml v2.
+    ("flow_dashes", doc("""spec:
+  alone: [-]
+  last: [a, -]
+  value: {a: -, b: c}
+  trailing: [-,]
+  afterBlank: [a -, --, ---, -a-]
+  stdin: [tar, xf, -]
+  anchored: {a: &d -, b: *d}
+  quoted: {a: "-,", b: '-]'}
+  block: -]
+  blockComma: -,x
+"""), None),
+    # go-yaml v2 has no rule for indentation inside a flow collection.
+    ("flow_indentation", doc("""  labels: {
+    app: web,
+  tier: x
+}
+spec:
+  containers:
+  - name: a
+    args: [
+      "--v=2",
+    ]
+    command: [
+      sh,
+    -c, "echo
+  hi"
+  ]
+    env: [{name: A,
+  value: "1"}, {
+name: B, value: [
+x]}]
+  - {name: b,
+ image: c  # a comment
+ }
+  flat: [a,
+b]
+"""), None),
+    ("flow_indentation_crlf", doc("spec:\n  x: [\n  a,\n  ]\n  y: {\n b: c\n }\n").replace("\n", "\r\n"), None),
+    ("flow_indentation_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(64))), None),
+    ("flow_indentation_too_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(65))), "@up to 64 flow collections"),
+    ("flow_indentation_then_error", doc("spec:\n  x: [\na, ]]\n"), None),
     # Tags and anchors next to flow indicators: go-yaml v2 takes `,[]` into
     # a tag (URI characters) and then wants a blank.
     ("flow_tags_read", doc("""spec:
@@ -304,8 +347,7 @@ cases += [
     ("block_tag_takes_brackets", doc("spec:\n  x: !!int[1] 2\n"), "@takes `,`, `[` and `]` into a tag"),
     ("flow_question_starts_item", doc("spec: {x: [?a]}\n"), "@a '?' that starts a plain scalar as a key indicator"),
     ("flow_question_starts_key", doc("spec: {x: {?a: b}}\n"), "@a '?' that starts a plain scalar as a key indicator"),
-    ("flow_dash_alone", doc("spec: {x: [-]}\n"), "@reads such a '-' as text"),
-    ("flow_dash_value", doc("spec: {x: {a: -, b: c}}\n"), "@reads such a '-' as text"),
+    ("flow_dash_beside_noncharacter", doc("spec: {x: [-], y: \ufdd0}\n"), "@reads such a '-' as text"),
 
     ("billion_laughs", laughs, ALIASING),
     ("alias_list_of_1_2000_times", {"plain": 0, "items": 1, "aliases": 2000}, None),
