@@ -12,8 +12,10 @@
 //! 1.2 reader reads.
 //!
 //! [`GoFlowInput`] is `saphyr-parser`'s own string input with go-yaml's
-//! rule for where a plain scalar may go on in a flow collection; every other
-//! question is the string input's.
+//! rule for where a plain scalar may go on in a flow collection, its `-`
+//! before a flow indicator ([`DASH`]), and its blanks and comments after a
+//! token ([`GoFlowInput::skip_ws_to_eol`]); every other question is the
+//! string input's.
 //!
 //! A `?` that starts a token in a flow collection is a key indicator for
 //! go-yaml, never the start of a scalar. Inside a scalar, it ends the
@@ -44,6 +46,8 @@ pub(super) struct GoFlowInput<'a> {
     go_yaml: bool,
     /// `-` before a flow indicator is shown as [`DASH`].
     dash: bool,
+    /// The last character skipped on its own was a `-`.
+    after_dash: bool,
     /// The last question in a flow collection was refused at a `?`: the
     /// next one, if nothing was consumed in between (so at the same `?`),
     /// lets it in.
@@ -59,6 +63,7 @@ impl<'a> GoFlowInput<'a> {
             inner: StrInput::new(text),
             go_yaml,
             dash: Self::shows_dash(text, go_yaml),
+            after_dash: false,
             refused_question: Cell::new(false),
         }
     }
@@ -108,21 +113,25 @@ impl Input for GoFlowInput<'_> {
     #[inline]
     fn raw_read_ch(&mut self) -> char {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.raw_read_ch()
     }
     #[inline]
     fn raw_read_non_breakz_ch(&mut self) -> Option<char> {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.raw_read_non_breakz_ch()
     }
     #[inline]
     fn skip(&mut self) {
         self.refused_question.set(false);
+        self.after_dash = self.inner.peek() == '-';
         self.inner.skip();
     }
     #[inline]
     fn skip_n(&mut self, count: usize) {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.skip_n(count);
     }
     #[inline]
@@ -177,10 +186,32 @@ impl Input for GoFlowInput<'_> {
     fn next_is_document_end(&self) -> bool {
         self.inner.next_is_document_end()
     }
+    /// go-yaml v2 takes a tab for a blank after a token (`a:\tb` is `{a:
+    /// b}`), and a `#` right after a token for a comment (`"b"#c`, `[a]#c`,
+    /// `|#c`): its `yaml_parser_scan_to_next_token` eats a comment wherever
+    /// a token may start.
     #[inline]
     fn skip_ws_to_eol(&mut self, skip_tabs: SkipTabs) -> (usize, Result<SkipTabs, &'static str>) {
         self.refused_question.set(false);
-        self.inner.skip_ws_to_eol(skip_tabs)
+        let after_dash = std::mem::take(&mut self.after_dash);
+        let (skipped, result) = self.inner.skip_ws_to_eol(skip_tabs);
+        if !self.go_yaml {
+            return (skipped, result);
+        }
+        match result {
+            // A block entry's `-` (the only `-` skipped on its own before
+            // blanks are): go-yaml eats no tab after it.
+            Ok(SkipTabs::Result(true, _)) if after_dash => {
+                (skipped, Err("found character that cannot start any token"))
+            }
+            Ok(SkipTabs::Result(tab, space)) => (skipped, Ok(SkipTabs::Result(tab, space || tab))),
+            // Nothing was skipped: a `#` right after the token.
+            Err(_) if skipped == 0 && self.inner.peek() == '#' => (
+                self.inner.skip_while_non_breakz(),
+                Ok(SkipTabs::Result(false, false)),
+            ),
+            other => (skipped, other),
+        }
     }
     #[inline]
     fn next_is_blank_or_break(&self) -> bool {
@@ -221,21 +252,25 @@ impl Input for GoFlowInput<'_> {
     #[inline]
     fn skip_while_non_breakz(&mut self) -> usize {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.skip_while_non_breakz()
     }
     #[inline]
     fn skip_while_blank(&mut self) -> usize {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.skip_while_blank()
     }
     #[inline]
     fn fetch_while_is_alpha(&mut self, out: &mut String) -> usize {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.fetch_while_is_alpha(out)
     }
     #[inline]
     fn fetch_while_is_yaml_non_space(&mut self, out: &mut String) -> usize {
         self.refused_question.set(false);
+        self.after_dash = false;
         self.inner.fetch_while_is_yaml_non_space(out)
     }
 }

@@ -326,6 +326,23 @@ b]
     ("flow_indentation_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(64))), None),
     ("flow_indentation_too_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(65))), "@up to 64 flow collections"),
     ("flow_indentation_then_error", doc("spec:\n  x: [\na, ]]\n"), None),
+    # go-yaml v2 takes a tab after a token for a blank, and a `#` right
+    # after a token for a comment.
+    ("tabs_and_glued_comments", doc("""data:
+  tab:\tb
+  tabQuoted:\t"b"
+  flow: {a:\tb, c:\t-d}
+  quoted: "b"# a comment
+  single: 'b'#c
+  literal: |#c
+    x
+  folded: >-#c
+    y
+  seq: ["a"#c
+    , b]#c
+"""), None),
+    ("tab_after_dash", doc("data:\n  - a\n  -\tb\n"), None),
+    ("glued_comment_after_alias", doc("data:\n  a: &x b\n  c: *x#c\n"), None),
     # Tags and anchors next to flow indicators: go-yaml v2 takes `,[]` into
     # a tag (URI characters) and then wants a blank.
     ("flow_tags_read", doc("""spec:
