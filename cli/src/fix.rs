@@ -301,10 +301,16 @@ pub fn edits(object: &Object, source: &Text) -> Fixes {
             }
             if let Some(written) = fixer.requoted.get(&id) {
                 let (line, column) = object.place(start);
+                // A bare tag (`!!null`) in place of an alias glued to a `,`
+                // or `}`: go-yaml would take those into the tag.
+                let replacement = match written.split_whitespace().last() {
+                    Some(last) if last.starts_with('!') => format!("{written} "),
+                    _ => written.clone(),
+                };
                 fixer.fixes.edits.push(Edit {
                     start: start.index,
                     end: end.index,
-                    replacement: written.clone(),
+                    replacement,
                     place: (object.file.clone(), line, column),
                     note: format!(
                         "wrote the alias out as `{written}`: its anchored value is quoted in a label map, and this use keeps its reading"
