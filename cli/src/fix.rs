@@ -382,16 +382,28 @@ impl Fixer<'_, '_> {
                 self.value(&map_path, annotations, entry, found);
             }
             // The key.
-            let Node::Scalar {
-                text,
-                style: Style::Plain,
-                tagged: false,
-                start,
-                end,
-                ..
-            } = &entry.key_node
-            else {
-                continue;
+            // A key alias (`*k : z`) of a plain scalar is quoted in place,
+            // as the scalar would be.
+            let anchors = &self.anchors;
+            let (text, start, end, anchor, alias) = match &entry.key_node {
+                Node::Scalar {
+                    text,
+                    style: Style::Plain,
+                    tagged: false,
+                    start,
+                    end,
+                    anchor,
+                } => (text, start, end, *anchor, false),
+                Node::Alias { id, start, end } => match anchors.get(id).copied() {
+                    Some(Node::Scalar {
+                        text,
+                        style: Style::Plain,
+                        tagged: false,
+                        ..
+                    }) => (text, start, end, 0, true),
+                    _ => continue,
+                },
+                _ => continue,
             };
             if yaml11::yaml11_type(text) == "string" {
                 continue;
@@ -423,7 +435,19 @@ impl Fixer<'_, '_> {
                 None => self.fixes.edits.push(Edit {
                     start: start.index,
                     end: end.index,
-                    replacement: quoted(text),
+                    // An anchored key (`&k on`) keeps its anchor, and each
+                    // alias of it elsewhere is written out as it was.
+                    replacement: match anchor_of(self.source.slice(start.index, end.index)) {
+                        _ if alias => {
+                            self.aliases_done.insert(start.index);
+                            quoted(text)
+                        }
+                        Some(anchor_text) if anchor != 0 => {
+                            self.requoted.insert(anchor, text.clone());
+                            format!("{anchor_text} {}", quoted(text))
+                        }
+                        _ => quoted(text),
+                    },
                     place,
                     note: format!(
                         "{map_path}: quoted the key `{text}` (YAML 1.1 reads it as {})",

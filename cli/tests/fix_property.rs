@@ -9,7 +9,7 @@
 //! (also from outside the label maps), duplicate and colliding keys, flow
 //! maps (also across lines less indented than YAML 1.2 wants) and block
 //! maps, keys with no value (`{app}`, `{app:}`, `? app`), CRLF and a BOM. Readings are the project's YAML 1.1
-//! reader's (`host/tests/yaml11_kubectl.rs` holds it to kubectl's on 156
+//! reader's (`host/tests/yaml11_kubectl.rs` holds it to kubectl's on 162
 //! files); with kubectl on PATH every file is also read by kubectl, which
 //! must agree. proptest prints the seed and the smallest
 //! failing file.

@@ -410,6 +410,17 @@ pub fn pieces(text: &str) -> impl Iterator<Item = Result<PieceAt>> + '_ {
 /// `flow_indent.rs`), up to [`MAX_REINDENTED`] collections a piece.
 pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<PositionedDocument>> {
     let piece = at.text(text);
+    // go-yaml v2 (YAML 1.1) also breaks lines at NEL, LS and PS, which
+    // YAML 1.2 reads as text: `app: on<NEL>` is `true` for kubectl. Each
+    // is one character, as its `\n` stand-in is, so positions hold; line
+    // numbers count them, as go-yaml's do.
+    let unicode_breaks = ['\u{85}', '\u{2028}', '\u{2029}'];
+    let piece: std::borrow::Cow<'_, str> = if piece.contains(unicode_breaks) {
+        std::borrow::Cow::Owned(piece.replace(unicode_breaks, "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(piece)
+    };
+    let piece: &str = &piece;
     let mut padding = Padding::default();
     let mut first_refusal = None;
     // Where the moved collections close, as written.
@@ -439,16 +450,42 @@ pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<Positio
             Ok(_) => break,
             Err(e) => e,
         };
-        let Some((open, close)) = reindent.and_then(|at| enclosing_flow(&padded, at)) else {
+        let Some((refused_at, quoted)) = reindent else {
             return Err(first_refusal.unwrap_or(refusal));
         };
         if round == MAX_REINDENTED {
             let first = first_refusal.unwrap_or(refusal);
             bail!(
                 "{first:#} (kubectl reads it: this reader reads up to {MAX_REINDENTED} flow \
-                 collections less indented than YAML 1.2 wants in one document; indent them more)"
+                 collections or quoted scalars less indented than YAML 1.2 wants in one \
+                 document; indent them more)"
             );
         }
+        let Some((open, close)) = enclosing_flow(&padded, refused_at) else {
+            // A line of a quoted scalar in a block, less indented than its
+            // key: its leading spaces are folded away, so it moves right,
+            // past the line before it.
+            let before = padding.clone();
+            match quoted {
+                Some(Quoted::Start) => {
+                    // Its lines move right of its key's line.
+                    if let Some(close) = quoted_end(&padded, refused_at) {
+                        let indentation = padded
+                            .get(..byte_of(&padded, refused_at))
+                            .and_then(|b| b.rsplit('\n').next())
+                            .map_or(0, |line| line.chars().take_while(|c| *c == ' ').count());
+                        padding.move_lines(&padded, refused_at, close, indentation + 1);
+                    }
+                }
+                Some(Quoted::Line) => padding.move_quoted_line(&padded, refused_at),
+                None => {}
+            }
+            if padding == before {
+                return Err(first_refusal.unwrap_or(refusal));
+            }
+            first_refusal.get_or_insert(refusal);
+            continue;
+        };
         first_refusal.get_or_insert(refusal);
         let (open_line, open_column) = line_and_column(&padded, open);
         let (close_line, close_column) = line_and_column(&padded, close);
@@ -489,7 +526,49 @@ fn enclosing_flow(text: &str, at: usize) -> Option<(usize, usize)> {
     outermost
 }
 
-/// Flow collections of one piece whose lines [`read_piece`] moves right.
+/// Where a refusal for indentation inside a quoted scalar points.
+#[derive(Clone, Copy, Debug)]
+enum Quoted {
+    /// At the scalar's opening quote.
+    Start,
+    /// At the line refused.
+    Line,
+}
+
+/// Where the quoted scalar whose opening quote is character `open` of
+/// `text` closes (the character offset of its closing quote).
+fn quoted_end(text: &str, open: usize) -> Option<usize> {
+    let mut chars = text.chars().enumerate().skip(open).peekable();
+    let (_, quote) = chars.next()?;
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '\\' if quote == '"' => {
+                chars.next();
+            }
+            '\'' if quote == '\'' => {
+                // `''` is a quote inside; a lone one closes.
+                if chars.peek().is_some_and(|&(_, next)| next == '\'') {
+                    chars.next();
+                } else {
+                    return Some(index);
+                }
+            }
+            c if c == quote => return Some(index),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The byte offset of character `index` of `text`.
+fn byte_of(text: &str, index: usize) -> usize {
+    text.char_indices()
+        .nth(index)
+        .map_or(text.len(), |(byte, _)| byte)
+}
+
+/// Flow collections and quoted scalars of one piece whose lines
+/// [`read_piece`] moves right.
 pub const MAX_REINDENTED: usize = 64;
 
 /// The 1-based line and 0-based column of character `index` of `text`.
@@ -677,8 +756,9 @@ struct Builder<'a> {
     /// Spaces added at the start of lines of the text read (see
     /// `flow_indent.rs`); positions are mapped back.
     padding: &'a Padding,
-    /// On a refusal for indentation: where (a character offset).
-    reindent: Option<usize>,
+    /// On a refusal for indentation: where (a character offset), and
+    /// whether inside a quoted scalar.
+    reindent: Option<(usize, Option<Quoted>)>,
     /// With padding, where the flow collections read open and close (the
     /// character offsets of their brackets in the whole text as written).
     flow_spans: Vec<(usize, usize)>,
@@ -815,8 +895,23 @@ impl<'a> Builder<'a> {
             let (mut event, span) = match item {
                 Ok(item) => item,
                 Err(e) => {
-                    if e.info().starts_with("invalid indentation") {
-                        self.reindent = Some(e.marker().index());
+                    // Indentation, and tabs where saphyr takes them for
+                    // indentation: go-yaml has no such rule in a flow
+                    // collection.
+                    // Where: the quoted scalar's start, the tab, or the
+                    // token refused.
+                    let quoted = if e.info().starts_with("invalid indentation in quoted scalar") {
+                        Some(Quoted::Start)
+                    } else if e.info().starts_with("tab cannot be used as indentation") {
+                        Some(Quoted::Line)
+                    } else {
+                        None
+                    };
+                    if quoted.is_some()
+                        || e.info().starts_with("invalid indentation")
+                        || e.info().starts_with("tabs disallowed within this context")
+                    {
+                        self.reindent = Some((e.marker().index(), quoted));
                     }
                     let mark = self.position(e.marker());
                     bail!(
@@ -830,6 +925,19 @@ impl<'a> Builder<'a> {
             };
             if self.dash {
                 restore_dashes(&mut event);
+            }
+            if self.schema == Schema::Yaml11
+                && let Event::Scalar(text, ScalarStyle::DoubleQuoted, _, _) = &event
+                && text.contains('/')
+                && self.escaped_slash(&span)
+            {
+                let start = self.start_of(&span);
+                bail!(
+                    "invalid YAML: while parsing a quoted scalar, found unknown escape character \
+                     at line {} column {}: go-yaml v2 has no `\\/` escape; write `/`",
+                    start.line,
+                    start.column
+                );
             }
             let tagged = matches!(
                 &event,
@@ -946,6 +1054,19 @@ impl<'a> Builder<'a> {
             column += 1;
         }
         None
+    }
+
+    /// Whether the double-quoted scalar at `span` escapes a `/` (`\\/`,
+    /// YAML 1.2's escape, which go-yaml v2 refuses).
+    fn escaped_slash(&self, span: &Span) -> bool {
+        let length = span.end.index().saturating_sub(span.start.index());
+        let mut chars = self.text_from(span.start.index()).chars().take(length);
+        while let Some(c) = chars.next() {
+            if c == '\\' && chars.next() == Some('/') {
+                return true;
+            }
+        }
+        false
     }
 
     /// The character at character offset `index` of the text read.

@@ -1,4 +1,5 @@
-//! Flow collections whose lines are less indented than YAML 1.2 wants.
+//! Flow collections, and quoted scalars, whose lines are less indented
+//! than YAML 1.2 wants.
 //!
 //! go-yaml v2 has no rule for indentation inside a flow collection: kubectl
 //! reads
@@ -139,8 +140,9 @@ impl Padding {
             if index < open || start <= open {
                 continue;
             }
-            // The first character of a line after the opening one.
-            if index >= start && !matches!(c, ' ' | '\t' | '\r') {
+            // The first character other than a space (a tab too: saphyr takes
+            // a tab left of the indentation for indentation).
+            if index >= start && !matches!(c, ' ' | '\r') {
                 let first = index - start;
                 if first < column {
                     more.push((line, column - first));
@@ -150,6 +152,40 @@ impl Padding {
             }
         }
         self.add(&more);
+    }
+}
+
+impl Padding {
+    /// Moves the line of `padded` (this padding applied to the text) that
+    /// holds character `at`, a continuation line of a quoted scalar, right
+    /// of the first character of the line before it that is not blank.
+    pub(super) fn move_quoted_line(&mut self, padded: &str, at: usize) {
+        let lines: Vec<&str> = padded.split('\n').collect();
+        let mut line = 0;
+        let mut seen = 0;
+        for (number, text) in lines.iter().enumerate() {
+            let length = text.chars().count() + 1;
+            if seen + length > at {
+                line = number;
+                break;
+            }
+            seen += length;
+        }
+        let first = |text: &str| text.chars().take_while(|c| *c == ' ').count();
+        let Some(previous) = lines
+            .get(..line)
+            .and_then(|before| before.iter().rev().find(|l| !l.trim().is_empty()))
+        else {
+            return;
+        };
+        let Some(current) = lines.get(line) else {
+            return;
+        };
+        let wanted = first(previous) + 1;
+        let now = first(current);
+        if now < wanted {
+            self.add(&[(line, wanted - now)]);
+        }
     }
 }
 

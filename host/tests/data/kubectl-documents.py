@@ -324,7 +324,7 @@ b]
 """), None),
     ("flow_indentation_crlf", doc("spec:\n  x: [\n  a,\n  ]\n  y: {\n b: c\n }\n").replace("\n", "\r\n"), None),
     ("flow_indentation_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(64))), None),
-    ("flow_indentation_too_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(65))), "@up to 64 flow collections"),
+    ("flow_indentation_too_many", doc("spec:\n" + "".join("  k%d: [\n a%d\n  ]\n" % (i, i) for i in range(65))), "@up to 64 flow collections or quoted scalars"),
     ("flow_indentation_then_error", doc("spec:\n  x: [\na, ]]\n"), None),
     # go-yaml v2 takes a tab after a token for a blank, and a `#` right
     # after a token for a comment.
@@ -342,6 +342,13 @@ b]
     , b]#c
 """), None),
     ("tab_after_dash", doc("data:\n  - a\n  -\tb\n"), None),
+    ("tabs_in_flow_lines", doc("spec:\n  labels: {app: web,\n\ttier: db}\n  ports: [\n \t{port: 80},\n\t{port: 81}]\n  q: {b: \"x\n\ty\", c: 'u\n\tv'}\n"), None),
+    # go-yaml v2 breaks lines at NEL (U+0085), LS (U+2028) and PS (U+2029).
+    ("unicode_line_breaks", doc("  annotations:\n    nel: \"a\u0085b\"\n    nelThenBreak: \"a\u0085\n      b\"\n    single: 'a\u0085b'\nspec:\n  a: on\u0085\n  b: yes\u2028\n  c: 1\u2029\n  d: \u0085\n"), None),
+    ("unicode_line_break_in_plain", doc("spec:\n  a: x\u0085y\n"), None),
+    ("quoted_lines_less_indented", doc("  annotations:\n    a: \"x\ny\"\n    b: 'u\n  v\n\tw'\n    c: \"p\n\n q\"\n"), None),
+    ("escaped_slash", doc("data:\n  a: \"x\\/y\"\n"), "found unknown escape character"),
+    ("escaped_backslash_slash", doc("data:\n  a: \"x\\\\/y\"\n"), None),
     ("glued_comment_after_alias", doc("data:\n  a: &x b\n  c: *x#c\n"), None),
     # Tags and anchors next to flow indicators: go-yaml v2 takes `,[]` into
     # a tag (URI characters) and then wants a blank.
