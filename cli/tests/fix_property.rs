@@ -275,53 +275,27 @@ fn render(m: &Manifest) -> String {
         }
     });
     let merge = m.merge.as_ref().map(|(_, _, at)| *at);
+    let labels = |anchors: &mut usize, out: &mut String| {
+        map(&m.labels, m.flow.0, m.wrap, "    ", anchors, merge, out);
+    };
+    let selector = |anchors: &mut usize, out: &mut String| {
+        map(&m.selector, m.flow.1, m.wrap, "    ", anchors, None, out);
+    };
     if m.kind == 0 {
         out.push_str("apiVersion: v1\nkind: Service\n");
         out.push_str(base.as_deref().unwrap_or(""));
         out.push_str("metadata:\n  name: s\n  labels:");
-        map(
-            &m.labels,
-            m.flow.0,
-            m.wrap,
-            "    ",
-            &mut anchors,
-            merge,
-            &mut out,
-        );
+        labels(&mut anchors, &mut out);
         out.push_str("spec:\n  selector:");
-        map(
-            &m.selector,
-            m.flow.1,
-            m.wrap,
-            "    ",
-            &mut anchors,
-            None,
-            &mut out,
-        );
+        selector(&mut anchors, &mut out);
         out.push_str("  ports:\n  - port: 80\n");
     } else {
         out.push_str("apiVersion: v1\nkind: Pod\n");
         out.push_str(base.as_deref().unwrap_or(""));
         out.push_str("metadata:\n  name: p\n  labels:");
-        map(
-            &m.labels,
-            m.flow.0,
-            m.wrap,
-            "    ",
-            &mut anchors,
-            merge,
-            &mut out,
-        );
+        labels(&mut anchors, &mut out);
         out.push_str("spec:\n  nodeSelector:");
-        map(
-            &m.selector,
-            m.flow.1,
-            m.wrap,
-            "    ",
-            &mut anchors,
-            None,
-            &mut out,
-        );
+        selector(&mut anchors, &mut out);
         out.push_str("  containers:\n  - name: a\n    image: a\n");
         let used: Vec<usize> = m
             .env_aliases
