@@ -42,7 +42,7 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
 
 mod flow_indent;
 mod flow_plain;
-use flow_indent::{Padding, flow_end};
+use flow_indent::{Padding, flow_end, indentation, is_blank, line_and_column};
 use flow_plain::{DASH, GoFlowInput};
 use serde_json::{Map, Number, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -423,8 +423,7 @@ pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<Positio
     let piece: &str = &piece;
     let mut padding = Padding::default();
     let mut first_refusal = None;
-    // Where the moved collections close, as written.
-    // The moved collections, where they open and close as written.
+    // The moved flow collections, where they open and close as written.
     let mut moved = Vec::new();
     for round in 0..=MAX_REINDENTED {
         let padded = if padding.is_empty() {
@@ -461,43 +460,42 @@ pub fn read_piece(text: &str, at: PieceAt, limits: Limits) -> Result<Vec<Positio
                  document; indent them more)"
             );
         }
-        let Some((open, close)) = enclosing_flow(&padded, refused_at) else {
-            // A line of a quoted scalar in a block, less indented than its
-            // key: its leading spaces are folded away, so it moves right,
-            // past the line before it.
-            let before = padding.clone();
-            match quoted {
-                Some(Quoted::Start) => {
-                    // Its lines move right of its key's line.
-                    if let Some(close) = quoted_end(&padded, refused_at) {
-                        let indentation = padded
-                            .get(..byte_of(&padded, refused_at))
-                            .and_then(|b| b.rsplit('\n').next())
-                            .map_or(0, |line| line.chars().take_while(|c| *c == ' ').count());
-                        padding.move_lines(&padded, refused_at, close, indentation + 1);
-                    }
-                }
-                Some(Quoted::Line) => padding.move_quoted_line(&padded, refused_at),
-                None => {}
-            }
-            if padding == before {
-                return Err(first_refusal.unwrap_or(refusal));
-            }
-            first_refusal.get_or_insert(refusal);
-            continue;
-        };
-        first_refusal.get_or_insert(refusal);
-        let (open_line, open_column) = line_and_column(&padded, open);
-        let (close_line, close_column) = line_and_column(&padded, close);
-        moved.push((
-            padding.original(open, open_line, open_column).0 + at.offset.chars,
-            padding.original(close, close_line, close_column).0 + at.offset.chars,
-        ));
         let before = padding.clone();
-        padding.move_lines(&padded, open, close, open_column + 1);
-        if padding == before {
-            break;
+        match (enclosing_flow(&padded, refused_at), quoted) {
+            (Some((open, close)), _) => {
+                let (open_line, open_column) = line_and_column(&padded, open);
+                let (close_line, close_column) = line_and_column(&padded, close);
+                moved.push((
+                    padding.original(open, open_line, open_column).0 + at.offset.chars,
+                    padding.original(close, close_line, close_column).0 + at.offset.chars,
+                ));
+                padding.move_lines(&padded, open_line + 1..=close_line, open_column + 1);
+            }
+            // A quoted scalar in a block, less indented than its key: its
+            // leading spaces are folded away, so its lines move right of
+            // its key's line.
+            (None, Some(Quoted::Start)) => {
+                if let Some(close) = quoted_end(&padded, refused_at) {
+                    let (open_line, _) = line_and_column(&padded, refused_at);
+                    let (close_line, _) = line_and_column(&padded, close);
+                    let column = indentation(&padded, open_line) + 1;
+                    padding.move_lines(&padded, open_line + 1..=close_line, column);
+                }
+            }
+            // The refused line of one, right of the line before it.
+            (None, Some(Quoted::Line)) => {
+                let (line, _) = line_and_column(&padded, refused_at);
+                if let Some(previous) = (1..line).rev().find(|&l| !is_blank(&padded, l)) {
+                    let column = indentation(&padded, previous) + 1;
+                    padding.move_lines(&padded, line..=line, column);
+                }
+            }
+            (None, None) => {}
         }
+        if padding == before {
+            return Err(first_refusal.unwrap_or(refusal));
+        }
+        first_refusal.get_or_insert(refusal);
     }
     Err(first_refusal.unwrap_or_else(|| anyhow!("invalid YAML: invalid indentation")))
 }
@@ -560,30 +558,9 @@ fn quoted_end(text: &str, open: usize) -> Option<usize> {
     None
 }
 
-/// The byte offset of character `index` of `text`.
-fn byte_of(text: &str, index: usize) -> usize {
-    text.char_indices()
-        .nth(index)
-        .map_or(text.len(), |(byte, _)| byte)
-}
-
 /// Flow collections and quoted scalars of one piece whose lines
 /// [`read_piece`] moves right.
 pub const MAX_REINDENTED: usize = 64;
-
-/// The 1-based line and 0-based column of character `index` of `text`.
-fn line_and_column(text: &str, index: usize) -> (usize, usize) {
-    let (mut line, mut column) = (1, 0);
-    for c in text.chars().take(index) {
-        if c == '\n' {
-            line += 1;
-            column = 0;
-        } else {
-            column += 1;
-        }
-    }
-    (line, column)
-}
 
 /// Parses every document of `text` by YAML 1.1 rules and returns the values.
 pub fn from_str(text: &str) -> Result<Vec<Value>> {
@@ -751,8 +728,8 @@ struct Builder<'a> {
     ascii: bool,
     peeked: Option<(Event<'a>, Span)>,
     last_span: Option<Span>,
-    /// The start events of the collections open where the parser is.
-    open: Vec<Span>,
+    /// The collections open where the parser is, innermost last.
+    open: Vec<Open>,
     /// Spaces added at the start of lines of the text read (see
     /// `flow_indent.rs`); positions are mapped back.
     padding: &'a Padding,
@@ -780,6 +757,14 @@ struct Builder<'a> {
     /// go-yaml v2's `decodeCount` and `aliasCount` for the current document.
     decoded: u64,
     aliased: u64,
+}
+
+/// A collection open where the parser is.
+struct Open {
+    /// Where its `[` or `{` is, if it is a flow collection.
+    bracket: Option<Marker>,
+    /// It is a flow collection, or inside one.
+    in_flow: bool,
 }
 
 /// Gives an event's text and tag back the `-` that the input showed as
@@ -837,8 +822,10 @@ impl<'a> Builder<'a> {
         separator: Option<Position>,
         padding: &'a Padding,
     ) -> Builder<'a> {
+        let go_yaml = schema == Schema::Yaml11;
+        let dash = GoFlowInput::shows_dash(text, go_yaml);
         Builder {
-            parser: Parser::new(GoFlowInput::new(text, schema == Schema::Yaml11)),
+            parser: Parser::new(GoFlowInput::new(text, go_yaml, dash)),
             text,
             ascii: text.is_ascii(),
             peeked: None,
@@ -847,7 +834,7 @@ impl<'a> Builder<'a> {
             padding,
             reindent: None,
             flow_spans: Vec::new(),
-            dash: GoFlowInput::shows_dash(text, schema == Schema::Yaml11),
+            dash,
             cursor: std::cell::Cell::new((0, 0)),
             anchors: HashMap::new(),
             schema,
@@ -961,20 +948,30 @@ impl<'a> Builder<'a> {
                 );
             }
             match &event {
-                Event::SequenceStart(..) | Event::MappingStart(..) => self.open.push(span),
+                Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    // A flow collection's start event ends just past its
+                    // bracket; a block one's is empty or ends at its first
+                    // node (an implicit `[a: b]` pair is inside its
+                    // sequence, and a block collection cannot be inside a
+                    // flow one).
+                    let bracket = span.end.index().checked_sub(1).filter(|&at| {
+                        at >= span.start.index() && matches!(self.char_at(at), Some('[' | '{'))
+                    });
+                    let bracket = bracket.map(|at| {
+                        Marker::new(at, span.end.line(), span.end.col().saturating_sub(1))
+                    });
+                    let in_flow = bracket.is_some() || self.in_flow();
+                    self.open.push(Open { bracket, in_flow });
+                }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let opened = self.open.pop();
                     if !self.padding.is_empty()
-                        && let Some(opened) = opened
-                        && let Some(bracket) = opened.end.index().checked_sub(1)
-                        && matches!(self.char_at(bracket), Some('[' | '{'))
+                        && let Some(Open {
+                            bracket: Some(open),
+                            ..
+                        }) = opened
                         && let Some(close) = self.closing_bracket(&span.start)
                     {
-                        let open = Marker::new(
-                            bracket,
-                            opened.end.line(),
-                            opened.end.col().saturating_sub(1),
-                        );
                         self.flow_spans
                             .push((self.position(&open).index, self.position(&close).index));
                     }
@@ -1105,14 +1102,9 @@ impl<'a> Builder<'a> {
         false
     }
 
-    /// Whether the event just read is inside a flow collection: some open
-    /// collection starts with `[` or `{` (a block one cannot be inside a
-    /// flow one; an implicit `[a: b]` pair is inside its sequence).
+    /// Whether the event just read is inside a flow collection.
     fn in_flow(&self) -> bool {
-        self.open.iter().any(|span| {
-            span.end.index() > span.start.index()
-                && matches!(self.char_at(span.end.index() - 1), Some('[' | '{'))
-        })
+        self.open.last().is_some_and(|open| open.in_flow)
     }
 
     /// For `saphyr-parser`'s refusals of what kubectl reads (a scalar or a

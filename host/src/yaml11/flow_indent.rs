@@ -121,72 +121,57 @@ impl Padding {
         )
     }
 
-    /// Moves the lines of the flow collection that opens at character
-    /// `open` of `padded` (this padding applied to the text) and closes at
-    /// `close`, after the opening line, to at least `column` (0-based).
-    pub(super) fn move_lines(&mut self, padded: &str, open: usize, close: usize, column: usize) {
-        let mut more = Vec::new();
-        let mut line = 0;
-        let mut start = 0;
-        for (index, c) in padded.chars().enumerate() {
-            if index > close {
-                break;
-            }
-            if c == '\n' {
-                line += 1;
-                start = index + 1;
-                continue;
-            }
-            if index < open || start <= open {
-                continue;
-            }
-            // The first character other than a space (a tab too: saphyr takes
-            // a tab left of the indentation for indentation).
-            if index >= start && !matches!(c, ' ' | '\r') {
-                let first = index - start;
-                if first < column {
-                    more.push((line, column - first));
-                }
-                // Nothing more on this line matters.
-                start = usize::MAX;
-            }
-        }
+    /// Moves `lines` of `padded` (this padding applied to the text;
+    /// 1-based, as markers count lines) right, so that each starts at
+    /// `column` (0-based) at least: its first character other than a space,
+    /// a tab too (saphyr takes a tab left of the indentation for
+    /// indentation). Blank lines stay.
+    pub(super) fn move_lines(
+        &mut self,
+        padded: &str,
+        lines: std::ops::RangeInclusive<usize>,
+        column: usize,
+    ) {
+        let more: Vec<(usize, usize)> = padded
+            .split('\n')
+            .enumerate()
+            .filter(|(line, _)| lines.contains(&(line + 1)))
+            .filter_map(|(line, text)| {
+                // Only spaces (one byte each) come before it.
+                let first = text.find(|c| !matches!(c, ' ' | '\r'))?;
+                (first < column).then(|| (line, column - first))
+            })
+            .collect();
         self.add(&more);
     }
 }
 
-impl Padding {
-    /// Moves the line of `padded` (this padding applied to the text) that
-    /// holds character `at`, a continuation line of a quoted scalar, right
-    /// of the first character of the line before it that is not blank.
-    pub(super) fn move_quoted_line(&mut self, padded: &str, at: usize) {
-        let lines: Vec<&str> = padded.split('\n').collect();
-        let mut line = 0;
-        let mut seen = 0;
-        for (number, text) in lines.iter().enumerate() {
-            let length = text.chars().count() + 1;
-            if seen + length > at {
-                line = number;
-                break;
-            }
-            seen += length;
-        }
-        let first = |text: &str| text.chars().take_while(|c| *c == ' ').count();
-        let Some(previous) = lines
-            .get(..line)
-            .and_then(|before| before.iter().rev().find(|l| !l.trim().is_empty()))
-        else {
-            return;
-        };
-        let Some(current) = lines.get(line) else {
-            return;
-        };
-        let wanted = first(previous) + 1;
-        let now = first(current);
-        if now < wanted {
-            self.add(&[(line, wanted - now)]);
+/// The 1-based line and 0-based column of character `index` of `text`.
+pub(super) fn line_and_column(text: &str, index: usize) -> (usize, usize) {
+    let (mut line, mut column) = (1, 0);
+    for c in text.chars().take(index) {
+        if c == '\n' {
+            line += 1;
+            column = 0;
+        } else {
+            column += 1;
         }
     }
+    (line, column)
+}
+
+/// The spaces that start 1-based `line` of `text`.
+pub(super) fn indentation(text: &str, line: usize) -> usize {
+    text.split('\n')
+        .nth(line.saturating_sub(1))
+        .map_or(0, |text| text.chars().take_while(|c| *c == ' ').count())
+}
+
+/// Whether 1-based `line` of `text` holds only blanks.
+pub(super) fn is_blank(text: &str, line: usize) -> bool {
+    text.split('\n')
+        .nth(line.saturating_sub(1))
+        .is_none_or(|text| text.trim().is_empty())
 }
 
 /// Where the flow collection whose `[` or `{` is character `open` of
@@ -292,7 +277,7 @@ mod tests {
     fn padding_maps_positions_back() {
         let text = "a: [\nb,\n  c\n]\n";
         let mut padding = Padding::default();
-        padding.move_lines(text, 3, 12, 4);
+        padding.move_lines(text, 2..=4, 4);
         let padded = padding.apply(text);
         assert_eq!(padded, "a: [\n    b,\n    c\n    ]\n");
         // `c`: line 3, column 4 padded; column 2 as written.

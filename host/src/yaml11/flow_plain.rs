@@ -27,6 +27,8 @@
 //! plain scalar"); the reader words that refusal (see `yaml11.rs`).
 
 use saphyr_parser::input::{SkipTabs, is_flow};
+use saphyr_parser::{Input, StrInput};
+use std::cell::Cell;
 
 /// What a `-` right before one of `,[]{}` is shown to `saphyr-parser` as.
 /// go-yaml v2 reads `[-]`, `{a: -, b: c}` and `[a -]` as the text `-`;
@@ -36,8 +38,6 @@ use saphyr_parser::input::{SkipTabs, is_flow};
 /// what go-yaml reads; the reader gives every event's text its `-` back.
 /// Only for a text without the noncharacter (see [`GoFlowInput::new`]).
 pub(super) const DASH: char = '\u{FDD0}';
-use saphyr_parser::{Input, StrInput};
-use std::cell::Cell;
 
 /// `saphyr-parser`'s string input, with go-yaml v2's end of a plain scalar
 /// in a flow collection (when `go_yaml`).
@@ -55,14 +55,14 @@ pub(super) struct GoFlowInput<'a> {
 }
 
 impl<'a> GoFlowInput<'a> {
-    /// The input for `text`; with `go_yaml`, go-yaml v2's rules. A `-`
-    /// before a flow indicator is shown as [`DASH`] when the text has
-    /// none of its own ([`GoFlowInput::shows_dash`]).
-    pub(super) fn new(text: &'a str, go_yaml: bool) -> GoFlowInput<'a> {
+    /// The input for `text`; with `go_yaml`, go-yaml v2's rules; with
+    /// `dash` ([`GoFlowInput::shows_dash`]), a `-` before a flow indicator
+    /// is shown as [`DASH`].
+    pub(super) fn new(text: &'a str, go_yaml: bool, dash: bool) -> GoFlowInput<'a> {
         GoFlowInput {
             inner: StrInput::new(text),
             go_yaml,
-            dash: Self::shows_dash(text, go_yaml),
+            dash,
             after_dash: false,
             refused_question: Cell::new(false),
         }
@@ -70,10 +70,18 @@ impl<'a> GoFlowInput<'a> {
 }
 
 impl GoFlowInput<'_> {
-    /// Whether a `-` before a flow indicator is shown as [`DASH`] for
-    /// `text` (the reader then turns every [`DASH`] of an event back).
+    /// Whether a `-` before a flow indicator can be shown as [`DASH`] for
+    /// `text`: it has none of its own (the reader then turns every [`DASH`]
+    /// of an event back).
     pub(super) fn shows_dash(text: &str, go_yaml: bool) -> bool {
         go_yaml && !text.contains(DASH)
+    }
+
+    /// Characters were consumed: the state kept about the last ones ends.
+    #[inline]
+    fn consumed(&mut self) {
+        self.refused_question.set(false);
+        self.after_dash = false;
     }
 }
 
@@ -112,14 +120,12 @@ impl Input for GoFlowInput<'_> {
     }
     #[inline]
     fn raw_read_ch(&mut self) -> char {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.raw_read_ch()
     }
     #[inline]
     fn raw_read_non_breakz_ch(&mut self) -> Option<char> {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.raw_read_non_breakz_ch()
     }
     #[inline]
@@ -130,8 +136,7 @@ impl Input for GoFlowInput<'_> {
     }
     #[inline]
     fn skip_n(&mut self, count: usize) {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.skip_n(count);
     }
     #[inline]
@@ -251,26 +256,22 @@ impl Input for GoFlowInput<'_> {
     }
     #[inline]
     fn skip_while_non_breakz(&mut self) -> usize {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.skip_while_non_breakz()
     }
     #[inline]
     fn skip_while_blank(&mut self) -> usize {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.skip_while_blank()
     }
     #[inline]
     fn fetch_while_is_alpha(&mut self, out: &mut String) -> usize {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.fetch_while_is_alpha(out)
     }
     #[inline]
     fn fetch_while_is_yaml_non_space(&mut self, out: &mut String) -> usize {
-        self.refused_question.set(false);
-        self.after_dash = false;
+        self.consumed();
         self.inner.fetch_while_is_yaml_non_space(out)
     }
 }
