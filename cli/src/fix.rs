@@ -158,27 +158,18 @@ impl<'a> Text<'a> {
     /// Whether the mapping whose node starts at character `index` (its
     /// properties, if any, then its first key or its `{`) is a flow one.
     fn opens_flow_mapping(&self, index: usize) -> bool {
-        let Some(rest) = self.byte(index).and_then(|at| self.text.get(at..)) else {
-            return false;
-        };
-        let mut rest = rest.trim_start();
-        // `&anchor` and `!tag`, each up to a blank.
-        while rest.starts_with(['&', '!']) {
-            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            rest = rest.get(end..).unwrap_or_default().trim_start();
-        }
-        rest.starts_with('{')
+        self.byte(index)
+            .and_then(|at| self.text.get(at..))
+            .is_some_and(|rest| properties(rest).1.starts_with('{'))
     }
 
-    /// The line break of the line holding character `index` (`\r\n` or
-    /// `\n`).
-    fn newline_at(&self, index: usize) -> &'static str {
-        let rest = self
-            .byte(index)
-            .and_then(|at| self.text.get(at..))
-            .unwrap_or_default();
-        match rest.find('\n') {
-            Some(at) if rest.get(..at).is_some_and(|r| r.ends_with('\r')) => "\r\n",
+    /// The line break that ends the line before the one holding character
+    /// `index` (`\r\n` or `\n`; `\n` on the first line): what a line
+    /// written there ends with.
+    fn newline_before(&self, index: usize) -> &'static str {
+        let before = self.slice(0, index);
+        match before.rfind('\n') {
+            Some(at) if before.get(..at).is_some_and(|b| b.ends_with('\r')) => "\r\n",
             _ => "\n",
         }
     }
@@ -203,18 +194,22 @@ impl<'a> Text<'a> {
 /// The anchor a node's text starts with (`&v` of `&v !!str yes`, or of
 /// `!!str &v yes`): saphyr includes a node's properties in its span.
 fn anchor_of(written: &str) -> Option<&str> {
+    properties(written).0
+}
+
+/// The properties a node's text starts with (`&anchor` and `!tag`, each up
+/// to a blank): its anchor, and the text after them.
+fn properties(written: &str) -> (Option<&str>, &str) {
     let mut rest = written.trim_start();
-    loop {
-        let token_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let (token, after) = rest.split_at(token_end);
+    let mut anchor = None;
+    while rest.starts_with(['&', '!']) {
+        let (token, after) = rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len()));
         if token.starts_with('&') {
-            return Some(token);
-        }
-        if !token.starts_with('!') {
-            return None;
+            anchor = anchor.or(Some(token));
         }
         rest = after.trim_start();
     }
+    (anchor, rest)
 }
 
 /// A key left as written: quoting it would change which keys its map holds.
@@ -490,11 +485,7 @@ impl Fixer<'_, '_> {
             }
             return;
         };
-        let before = self.source.slice(0, last.key.index);
-        let newline = match before.rfind('\n') {
-            Some(at) if before.get(..at).is_some_and(|b| b.ends_with('\r')) => "\r\n",
-            _ => "\n",
-        };
+        let newline = self.source.newline_before(last.key.index);
         let indent = " ".repeat(last.key.column.saturating_sub(1));
         let mut replacement = String::new();
         let mut notes = Vec::new();
@@ -682,7 +673,7 @@ impl Fixer<'_, '_> {
                         let indent = " ".repeat(before.chars().count());
                         format!(
                             "{}{indent}: {}",
-                            self.source.newline_at(key_end),
+                            self.source.newline_before(key_start.index),
                             quoted(string)
                         )
                     }
